@@ -239,12 +239,15 @@ type DecodeOptions struct {
 	// offset below 5 to 5.
 	FixLengths bool
 	// FixChecksums recomputes the IPv4 header checksum and the TCP, UDP and
-	// ICMP checksums.
+	// ICMP checksums. The transport checksum is recomputed only when the
+	// rebuilt packet is whole (see Decoder.OrigLen); a packet cut short
+	// keeps the checksum its row holds, as a capture with a snap length
+	// would.
 	FixChecksums bool
-	// PadPayload, when the row holds no payload bytes, appends zero bytes
-	// up to the length that the row's IPv4 total length or IPv6 payload
-	// length claims (at most 65535), so that packet sizes survive a layout
-	// without payload.
+	// PadPayload appends zero bytes after the payload the row holds, up to
+	// the length that the row's IPv4 total length or IPv6 payload length
+	// claims, so that packet sizes survive a layout with a short payload
+	// block or none.
 	PadPayload bool
 	// Src and Dst are the addresses used when the layout lacks the address
 	// fields (as NetDiffusion's does). They must match the row's IP
@@ -265,6 +268,13 @@ type Decoder struct {
 	// Filled counts the vacant bits read as 0 inside present headers by
 	// the last call to Append.
 	Filled int
+	// OrigLen is the length on the wire of the frame rebuilt by the last
+	// call to Append: its length, or, when the row's length fields claim
+	// more bytes than the row holds (a payload block shorter than the
+	// payload, or none) and neither FixLengths nor PadPayload is set, the
+	// claimed length. A frame shorter than OrigLen is a packet cut short,
+	// as pcap records with caplen < len are.
+	OrigLen int
 }
 
 // NewDecoder returns a Decoder for rows of layout.
@@ -497,23 +507,26 @@ func (d *Decoder) Append(dst []byte, row []int8) ([]byte, error) {
 		}
 		dst = d.bytesOf(dst, BlockPayload, 0, np)
 	}
-	if np == 0 && d.opts.PadPayload {
-		var claimed int
-		if v4 {
-			tot, _ := d.uintField(BlockIPv4, 16, 16)
-			claimed = int(tot) - hl - tl
-		} else {
-			pl, _ := d.uintField(BlockIPv6, 32, 16)
-			claimed = int(pl) - tl
-		}
-		if max := 65535 - hl - tl; claimed > max {
-			claimed = max
-		}
-		for i := 0; i < claimed; i++ {
+	// the IP length the row's header claims
+	var claimed int
+	if v4 {
+		tot, _ := d.uintField(BlockIPv4, 16, 16)
+		claimed = int(tot)
+	} else {
+		pl, _ := d.uintField(BlockIPv6, 32, 16)
+		claimed = int(pl) + 40
+	}
+	if d.opts.PadPayload {
+		for i := len(dst) - ipStart; i < claimed; i++ {
 			dst = append(dst, 0)
 		}
 	}
 	ip := dst[ipStart:]
+	whole := d.opts.FixLengths || len(ip) >= claimed
+	d.OrigLen = len(dst) - start
+	if !whole {
+		d.OrigLen = ipStart - start + claimed
+	}
 	if len(ip) > 65535+40 || (v4 && len(ip) > 65535) {
 		return dst[:start], decodeErr("packet of %d bytes is too long for IP", len(ip))
 	}
@@ -528,7 +541,12 @@ func (d *Decoder) Append(dst []byte, row []int8) ([]byte, error) {
 		}
 	}
 	if d.opts.FixChecksums {
-		FixChecksums(ip)
+		if whole {
+			FixChecksums(ip)
+		} else if v4 {
+			ip[10], ip[11] = 0, 0
+			binary.BigEndian.PutUint16(ip[10:12], Checksum(ip[:hl]))
+		}
 	}
 	return dst, nil
 }

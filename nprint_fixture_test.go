@@ -135,7 +135,7 @@ func encodePcapGo(t *testing.T, path string, spec t2t.LayoutSpec, o t2t.CSVOptio
 	return out.Bytes()
 }
 
-func readGz(t *testing.T, path string) []byte {
+func readGz(t testing.TB, path string) []byte {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
