@@ -137,7 +137,32 @@ func (c *CSVWriter) WriteHeader() error {
 	return c.err
 }
 
-var bitText = [3]string{",-1", ",0", ",1"}
+// appendBits appends ",v" for each value of row; it returns nil if a
+// value is not 1, 0 or -1.
+func appendBits(b []byte, row []int8) []byte {
+	n := len(b)
+	if need := n + 3*len(row); cap(b) < need {
+		nb := make([]byte, n, need+need/4)
+		copy(nb, b)
+		b = nb
+	}
+	b = b[:n+3*len(row)]
+	p := n
+	for _, v := range row {
+		b[p] = ','
+		switch v {
+		case 0, 1:
+			b[p+1] = '0' + byte(v)
+			p += 2
+		case -1:
+			b[p+1], b[p+2] = '-', '1'
+			p += 3
+		default:
+			return nil
+		}
+	}
+	return b[:p]
+}
 
 // WriteRow writes one row with its key (see KeyKind.AppendKey) and capture
 // time. As libpcap does for nPrint, times are truncated to microseconds.
@@ -169,11 +194,13 @@ func (c *CSVWriter) WriteRow(key []byte, ts time.Time, row []int8) error {
 	}
 	c.prev = us
 	c.rows++
-	for _, v := range row {
-		if v < -1 || v > 1 {
-			return fmt.Errorf("t2t: csv: value %d is not 1, 0 or -1", v)
+	b = appendBits(b, row)
+	if b == nil {
+		for i, v := range row {
+			if v < -1 || v > 1 {
+				return fmt.Errorf("t2t: csv: value %d in column %d is not 1, 0 or -1", v, i)
+			}
 		}
-		b = append(b, bitText[v+1]...)
 	}
 	b = append(b, '\n')
 	c.buf = b
