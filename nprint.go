@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // byteBits[b] is byte b written as nPrint bits, most significant first.
@@ -549,4 +550,28 @@ func (d *Decoder) Append(dst []byte, row []int8) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// Append encodes one frame as a new row of m (whose layout must be the
+// encoder's) with capture time ts. A packet that nPrint skips gives ErrSkip
+// and leaves m unchanged.
+func (e *Encoder) Append(m *Matrix, link LinkType, frame []byte, ts time.Time) (PacketInfo, error) {
+	if m.Cols != e.layout.width {
+		return PacketInfo{}, fmt.Errorf("t2t: Append: matrix of %d columns, encoder layout %d", m.Cols, e.layout.width)
+	}
+	n := len(m.Bits)
+	m.Bits = append(m.Bits, make([]int8, m.Cols)...)
+	info, err := e.Encode(m.Bits[n:], link, frame)
+	if err != nil {
+		m.Bits = m.Bits[:n]
+		return info, err
+	}
+	if m.Times != nil || !ts.IsZero() {
+		if m.Times == nil {
+			m.Times = make([]time.Time, m.Rows, m.Rows+1)
+		}
+		m.Times = append(m.Times, ts)
+	}
+	m.Rows++
+	return info, nil
 }
