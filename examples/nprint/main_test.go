@@ -274,11 +274,23 @@ func TestBadInput(t *testing.T) {
 	trunc := filepath.Join(dir, "trunc.pcap")
 	b, _ := os.ReadFile("../../testdata/captures/dns-200.pcap")
 	os.WriteFile(trunc, b[:1000], 0o644)
+	// a capture of a link type t2t does not know (147, user-defined)
+	unknown := filepath.Join(dir, "user147.pcap")
+	p := readPcap(t, "../../testdata/captures/dns-200.pcap")[0]
+	f, _ := os.Create(unknown)
+	w, err := pcapio.NewWriter(f, t2t.LinkType(147), pcapio.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WritePacket(p.ts, p.data)
+	w.Flush()
+	f.Close()
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"-P", trunc, "-4"}, "trunc.pcap"},
+		{[]string{"-P", trunc, "-4"}, "trunc.pcap: offset 9"},
+		{[]string{"-P", unknown, "-4"}, "user147.pcap: packet at offset 24: t2t: unsupported link type 147"},
 		{[]string{"-N", bad}, "bad.csv"},
 		{[]string{"-P", "../../testdata/captures/dns-200.pcap"}, "no header block"},
 		{[]string{"-P", "x.pcap", "-N", "y.csv"}, "exactly one"},
