@@ -1,0 +1,62 @@
+// Package evaluate measures how close synthetic traffic is to real
+// traffic: service recognition as in the paper's Table 2, per-field
+// distribution distances, protocol compliance and class balance.
+//
+// # Service recognition
+//
+// A Featurizer turns a flow into the nPrint rows of its first K packets
+// (NetDiffusion's layout by default), concatenated and padded with -1
+// rows, without the fields that name endpoints (IdentityFields: addresses
+// and ports) and, by default, without the checksums (ChecksumFields: a
+// checksum hashes the addresses and ports back in). Recognize splits the
+// real flows 80/20 by class (seeded) and trains a random forest for each
+// scenario:
+//
+//	real/real        real train split -> real test split
+//	real/synthetic   all real         -> all synthetic
+//	synthetic/real   all synthetic    -> real test split
+//
+// Micro accuracy scores classes; macro accuracy scores the groups of the
+// same predictions (ReadGroups reads a class<TAB>group table).
+//
+//	ds, _ := pcapio.LoadDataset("captures", pcapio.FlowOptions{})
+//	real, _ := evaluate.FromDataset(ds, nil)
+//	rec, _ := evaluate.Recognize(real, nil, evaluate.RecognitionConfig{Seed: 42})
+//	fmt.Println(rec.Scenarios[0].Micro)
+//
+// # Random forest
+//
+// TrainForest grows CART trees with Gini impurity over ternary features
+// (1, 0, -1): the only split points are -0.5 and 0.5, so the search at a
+// node counts, for each candidate feature, the rows of each class holding
+// each value. Trees use bootstrap samples and sqrt(D) non-constant
+// candidate features per split (constant ones are set aside and not
+// tried again below); they are built in parallel, each from its own
+// generator seeded in tree order, so a seed gives one forest whatever the
+// number of workers.
+//
+// # Fidelity and balance
+//
+// FieldHistograms counts header fields (IP version, TTL, length, protocol,
+// flags, TCP flags/offset/window/options, UDP length, ICMP type), packets
+// per flow, log2-bucketed inter-arrival times and the transport of each
+// flow; CompareFidelity gives, per class, the Jensen-Shannon divergence
+// (base 2) and total variation distance of each, both in [0,1] and exactly
+// 0 for a set against itself. ClassBalance gives counts and normalised
+// entropy.
+//
+// # Compliance
+//
+// CheckFile and CheckFlows count decode errors, bad checksums (packets
+// captured whole only; cut ones are counted as Truncated), UDP length and
+// ICMP type/code errors, and TCP state-machine violations per flow
+// (TCPViolations). Real captures come out clean except for what the
+// network did: segments lost before the capture point show as SeqGap, and
+// flows captured from the middle as NoHandshake.
+//
+// # Report
+//
+// Evaluate runs everything on two pcapio data sets and returns a Report,
+// which writes itself as JSON, Markdown and PNG bar charts. The command
+// examples/evaluate wraps it.
+package evaluate
