@@ -1,0 +1,535 @@
+package unet
+
+// Checkpoint files use the safetensors layout:
+//
+//	[8 bytes]  N, the header length, little-endian uint64
+//	[N bytes]  JSON header: {"<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
+//	           ..., "__metadata__": {"key": "value"}}, padded with spaces
+//	[rest]     the data section; data_offsets are relative to its start
+//
+// WriteSafetensors always writes F32, tensors ordered by name, JSON keys sorted and the header
+// padded to 8 bytes, so the same weights give the same bytes. ReadSafetensors also reads F64,
+// F16 and BF16 tensors, converting them to float32, and checks every size against the input
+// before allocating for it.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Tensor is one named weight: its checkpoint key is Name (hierarchical, e.g.
+// "down.0.res.1.conv1.weight"). Data is row-major; a scalar has an empty Shape and one value.
+type Tensor struct {
+	Name  string
+	Shape []int
+	Data  []float32 // len == product of Shape
+}
+
+// MaxHeaderSize bounds the JSON header of a checkpoint; a larger header length marks a corrupt
+// file rather than a request to allocate that much.
+const MaxHeaderSize = 100 << 20
+
+const metadataKey = "__metadata__"
+
+// ErrBadCheckpoint is matched (errors.Is) by every *CheckpointError: the input is not a valid
+// checkpoint. A truncated input also matches io.ErrUnexpectedEOF.
+var ErrBadCheckpoint = errors.New("unet: bad checkpoint")
+
+// CheckpointError says what is wrong with a checkpoint: File names the file (or the name given
+// to ReadSafetensors), Tensor the tensor concerned, if any.
+type CheckpointError struct {
+	File   string
+	Tensor string
+	Err    error
+}
+
+func (e *CheckpointError) Error() string {
+	if e.Tensor != "" {
+		return fmt.Sprintf("unet: checkpoint %q: tensor %q: %v", e.File, e.Tensor, e.Err)
+	}
+	return fmt.Sprintf("unet: checkpoint %q: %v", e.File, e.Err)
+}
+
+func (e *CheckpointError) Unwrap() error { return e.Err }
+
+// Is makes every CheckpointError match ErrBadCheckpoint.
+func (e *CheckpointError) Is(target error) bool { return target == ErrBadCheckpoint }
+
+// stHeaderEntry is one tensor's entry in the JSON header.
+type stHeaderEntry struct {
+	Dtype       string  `json:"dtype"`
+	Shape       []int64 `json:"shape"`
+	DataOffsets []int64 `json:"data_offsets"`
+}
+
+// stNumElements is the product of shape, or an error if a dimension is negative or the product
+// overflows max.
+func stNumElements(shape []int64, max int64) (int64, error) {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		if d > max || d != 0 && n > max/d {
+			return 0, fmt.Errorf("shape %v has too many elements", shape)
+		}
+		n *= d
+	}
+	return n, nil
+}
+
+// stSortedForWrite validates the tensors to write; it returns them sorted by name.
+func stSortedForWrite(ts []Tensor) ([]*Tensor, error) {
+	sorted := make([]*Tensor, len(ts))
+	for i := range ts {
+		sorted[i] = &ts[i]
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	for i, t := range sorted {
+		switch {
+		case t.Name == "":
+			return nil, errors.New("unet: WriteSafetensors: tensor with an empty name")
+		case t.Name == metadataKey:
+			return nil, fmt.Errorf("unet: WriteSafetensors: tensor name %q is reserved", t.Name)
+		case i > 0 && sorted[i-1].Name == t.Name:
+			return nil, fmt.Errorf("unet: WriteSafetensors: duplicate tensor name %q", t.Name)
+		}
+		shape := make([]int64, len(t.Shape))
+		for k, d := range t.Shape {
+			shape[k] = int64(d)
+		}
+		n, err := stNumElements(shape, math.MaxInt64/4)
+		if err != nil {
+			return nil, fmt.Errorf("unet: WriteSafetensors: tensor %q: %v", t.Name, err)
+		}
+		if n != int64(len(t.Data)) {
+			return nil, fmt.Errorf("unet: WriteSafetensors: tensor %q: shape %v needs %d values, Data has %d",
+				t.Name, t.Shape, n, len(t.Data))
+		}
+	}
+	return sorted, nil
+}
+
+// WriteSafetensors writes ts and meta to w as F32 safetensors. The output is deterministic:
+// tensors are stored in name order and the header's keys are sorted. It returns an error,
+// before writing anything, on an empty, reserved ("__metadata__") or duplicate name, or a
+// Data whose length is not the product of Shape.
+func WriteSafetensors(w io.Writer, ts []Tensor, meta map[string]string) error {
+	sorted, err := stSortedForWrite(ts)
+	if err != nil {
+		return err
+	}
+
+	// Header: a map marshals with sorted keys.
+	header := make(map[string]any, len(sorted)+1)
+	var offset int64
+	for _, t := range sorted {
+		shape := make([]int64, len(t.Shape)) // non-nil: a scalar's shape is [], not null
+		for k, d := range t.Shape {
+			shape[k] = int64(d)
+		}
+		end := offset + 4*int64(len(t.Data))
+		header[t.Name] = stHeaderEntry{Dtype: "F32", Shape: shape, DataOffsets: []int64{offset, end}}
+		offset = end
+	}
+	if len(meta) > 0 {
+		header[metadataKey] = meta
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(header); err != nil {
+		return fmt.Errorf("unet: WriteSafetensors: %v", err)
+	}
+	hdr := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	// Pad with spaces so that the data section starts 8-byte aligned.
+	for len(hdr)%8 != 0 {
+		hdr = append(hdr, ' ')
+	}
+
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(hdr)))
+	bw.Write(n[:])
+	bw.Write(hdr)
+	chunk := make([]byte, 0, 1<<16)
+	for _, t := range sorted {
+		for _, v := range t.Data {
+			if len(chunk) == cap(chunk) {
+				bw.Write(chunk)
+				chunk = chunk[:0]
+			}
+			chunk = binary.LittleEndian.AppendUint32(chunk, math.Float32bits(v))
+		}
+	}
+	bw.Write(chunk)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("unet: writing checkpoint: %w", err)
+	}
+	return nil
+}
+
+// SaveSafetensors writes ts and meta to path.tmp and renames it to path, so that path holds
+// either the old checkpoint or the complete new one.
+func SaveSafetensors(path string, ts []Tensor, meta map[string]string) (err error) {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("unet: saving checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := WriteSafetensors(f, ts, meta); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("unet: saving checkpoint: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("unet: saving checkpoint: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("unet: saving checkpoint: %w", err)
+	}
+	return nil
+}
+
+// LoadSafetensors reads the checkpoint at path; see ReadSafetensors.
+func LoadSafetensors(path string) ([]Tensor, map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("unet: loading checkpoint: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("unet: loading checkpoint: %w", err)
+	}
+	size := int64(-1)
+	if fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return readSafetensors(bufio.NewReaderSize(f, 1<<16), path, size)
+}
+
+// ReadSafetensors reads a whole checkpoint from r; name identifies it in errors. Tensors come
+// back sorted by name, F64, F16 and BF16 data converted to float32; the metadata map is never
+// nil. A malformed input gives a *CheckpointError; a truncated one also matches
+// io.ErrUnexpectedEOF. Trailing bytes after the data section are an error.
+func ReadSafetensors(r io.Reader, name string) ([]Tensor, map[string]string, error) {
+	return readSafetensors(r, name, -1)
+}
+
+// stSpan is a validated header entry.
+type stSpan struct {
+	name       string
+	dtype      string
+	shape      []int
+	n          int64 // number of elements
+	begin, end int64
+}
+
+var stDtypeSize = map[string]int64{"F32": 4, "F64": 8, "F16": 2, "BF16": 2}
+
+// readSafetensors reads a checkpoint of size bytes (-1: unknown).
+func readSafetensors(r io.Reader, name string, size int64) ([]Tensor, map[string]string, error) {
+	bad := func(tensor string, format string, args ...any) error {
+		return &CheckpointError{File: name, Tensor: tensor, Err: fmt.Errorf(format, args...)}
+	}
+	truncated := func(what string, got, want int64) error {
+		return &CheckpointError{File: name, Err: fmt.Errorf("%w: %s is %d bytes, want %d", io.ErrUnexpectedEOF, what, got, want)}
+	}
+	ioErr := func(err error) error { return fmt.Errorf("unet: reading checkpoint %q: %w", name, err) }
+
+	// Header length.
+	var nb [8]byte
+	if k, err := io.ReadFull(r, nb[:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, nil, truncated("header length", int64(k), 8)
+		}
+		return nil, nil, ioErr(err)
+	}
+	n := binary.LittleEndian.Uint64(nb[:])
+	if n > MaxHeaderSize {
+		return nil, nil, bad("", "header length %d is over the %d limit", n, MaxHeaderSize)
+	}
+	if size >= 0 && int64(n) > size-8 {
+		return nil, nil, truncated("header", size-8, int64(n))
+	}
+	if n < 2 {
+		return nil, nil, bad("", "header length %d is too short for a JSON object", n)
+	}
+
+	// Header: read what is there, at most n bytes, before trusting n.
+	hdr, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
+		return nil, nil, ioErr(err)
+	}
+	if int64(len(hdr)) < int64(n) {
+		return nil, nil, truncated("header", int64(len(hdr)), int64(n))
+	}
+	spans, meta, err := stParseHeader(hdr, bad)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// The data section must be exactly covered by the tensors, in some order.
+	var total int64
+	for _, s := range spans {
+		total = max(total, s.end)
+	}
+	byBegin := slices.Clone(spans)
+	sort.SliceStable(byBegin, func(i, j int) bool {
+		if byBegin[i].begin != byBegin[j].begin {
+			return byBegin[i].begin < byBegin[j].begin
+		}
+		return byBegin[i].end < byBegin[j].end
+	})
+	var pos int64
+	var prev string
+	for _, s := range byBegin {
+		if s.begin < pos {
+			return nil, nil, bad(s.name, "data_offsets [%d %d] overlap tensor %q, which ends at %d", s.begin, s.end, prev, pos)
+		}
+		if s.begin > pos {
+			return nil, nil, bad(s.name, "data_offsets [%d %d] leave a hole: bytes [%d %d] belong to no tensor", s.begin, s.end, pos, s.begin)
+		}
+		pos, prev = s.end, s.name
+	}
+	if size >= 0 {
+		if have := size - 8 - int64(n); have < total {
+			return nil, nil, truncated("data section", have, total)
+		} else if have > total {
+			return nil, nil, bad("", "%d bytes after the data section, which the header says is %d bytes", have-total, total)
+		}
+	}
+
+	// Data: read what is there, at most total bytes, before trusting total.
+	data, err := io.ReadAll(io.LimitReader(r, total))
+	if err != nil {
+		return nil, nil, ioErr(err)
+	}
+	if int64(len(data)) < total {
+		return nil, nil, truncated("data section", int64(len(data)), total)
+	}
+	var one [1]byte
+	if k, err := io.ReadFull(r, one[:]); k > 0 {
+		return nil, nil, bad("", "trailing bytes after the data section, which the header says is %d bytes", total)
+	} else if err != io.EOF {
+		return nil, nil, ioErr(err)
+	}
+
+	ts := make([]Tensor, len(spans))
+	for i, s := range spans {
+		ts[i] = Tensor{Name: s.name, Shape: s.shape, Data: stDecodeFloats(s.dtype, data[s.begin:s.end], s.n)}
+	}
+	return ts, meta, nil
+}
+
+// stParseHeader validates the JSON header; it returns the tensors sorted by name, each with a
+// known dtype, non-negative dims and data_offsets that match its shape.
+func stParseHeader(hdr []byte, bad func(string, string, ...any) error) ([]stSpan, map[string]string, error) {
+	trimmed := bytes.TrimLeft(hdr, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, nil, bad("", "header is not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, bad("", "invalid JSON header: %v", err)
+	}
+	var spans []stSpan
+	meta := map[string]string{}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, bad("", "invalid JSON header: %v", err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, nil, bad("", "invalid JSON header: key %v is not a string", tok)
+		}
+		if seen[key] {
+			return nil, nil, bad(key, "appears twice in the header")
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, bad("", "invalid JSON header: %v", err)
+		}
+		if key == metadataKey {
+			if err := json.Unmarshal(raw, &meta); err != nil || meta == nil {
+				return nil, nil, bad("", "__metadata__ is not an object of strings: %s", stClip(raw))
+			}
+			continue
+		}
+		s, err := stParseEntry(key, raw)
+		if err != nil {
+			return nil, nil, bad(key, "%v", err)
+		}
+		spans = append(spans, s)
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, nil, bad("", "invalid JSON header: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, bad("", "invalid JSON header: data after the object")
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].name < spans[j].name })
+	return spans, meta, nil
+}
+
+// stParseEntry validates one tensor's header entry.
+func stParseEntry(name string, raw json.RawMessage) (stSpan, error) {
+	var e stHeaderEntry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return stSpan{}, fmt.Errorf("bad header entry %s: %v", stClip(raw), err)
+	}
+	size, ok := stDtypeSize[e.Dtype]
+	switch {
+	case e.Dtype == "":
+		return stSpan{}, errors.New("no dtype")
+	case !ok:
+		return stSpan{}, fmt.Errorf("unsupported dtype %q (want F32, F64, F16 or BF16)", e.Dtype)
+	case e.Shape == nil:
+		return stSpan{}, errors.New("no shape")
+	case len(e.DataOffsets) != 2:
+		return stSpan{}, fmt.Errorf("data_offsets %v: want [begin, end]", e.DataOffsets)
+	}
+	n, err := stNumElements(e.Shape, math.MaxInt32) // bounded again below by the data section
+	if err != nil {
+		return stSpan{}, err
+	}
+	begin, end := e.DataOffsets[0], e.DataOffsets[1]
+	if begin < 0 || end < begin {
+		return stSpan{}, fmt.Errorf("data_offsets [%d %d] are not a range", begin, end)
+	}
+	if end-begin != n*size {
+		return stSpan{}, fmt.Errorf("data_offsets [%d %d] span %d bytes, shape %v of %s needs %d",
+			begin, end, end-begin, e.Shape, e.Dtype, n*size)
+	}
+	shape := make([]int, len(e.Shape))
+	for i, d := range e.Shape {
+		shape[i] = int(d)
+	}
+	return stSpan{name: name, dtype: e.Dtype, shape: shape, n: n, begin: begin, end: end}, nil
+}
+
+// stClip shortens raw JSON for an error message.
+func stClip(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
+
+// stDecodeFloats converts n little-endian values of dtype in b to float32.
+func stDecodeFloats(dtype string, b []byte, n int64) []float32 {
+	out := make([]float32, n)
+	le := binary.LittleEndian
+	for i := range out {
+		switch dtype {
+		case "F32":
+			out[i] = math.Float32frombits(le.Uint32(b[4*i:]))
+		case "F64":
+			out[i] = float32(math.Float64frombits(le.Uint64(b[8*i:])))
+		case "F16":
+			out[i] = stFloat16ToFloat32(le.Uint16(b[2*i:]))
+		case "BF16":
+			out[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
+		}
+	}
+	return out
+}
+
+// stFloat16ToFloat32 converts an IEEE 754 half-precision value.
+func stFloat16ToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	case exp == 0 && frac == 0: // ±0
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: frac * 2^-24
+		v := float32(frac) / (1 << 24)
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+}
+
+// CheckTensors compares loaded tensors with the ones a model expects: the same names with the
+// same shapes. The error lists the first few problems: missing "x", unexpected "y",
+// "z" has shape [3 4], model wants [4 3].
+func CheckTensors(got, want []Tensor) error {
+	const show = 5
+	var problems []string
+	gotByName := make(map[string]*Tensor, len(got))
+	for i := range got {
+		t := &got[i]
+		if _, dup := gotByName[t.Name]; dup {
+			problems = append(problems, fmt.Sprintf("%q appears twice", t.Name))
+			continue
+		}
+		gotByName[t.Name] = t
+		if n := stProduct(t.Shape); n != len(t.Data) {
+			problems = append(problems, fmt.Sprintf("%q has %d values for shape %v", t.Name, len(t.Data), t.Shape))
+		}
+	}
+	wantNames := make(map[string]bool, len(want))
+	for _, w := range want {
+		wantNames[w.Name] = true
+		g, ok := gotByName[w.Name]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("missing %q", w.Name))
+		case !slices.Equal(g.Shape, w.Shape):
+			problems = append(problems, fmt.Sprintf("%q has shape %v, model wants %v", w.Name, g.Shape, w.Shape))
+		}
+	}
+	for _, g := range got {
+		if !wantNames[g.Name] {
+			problems = append(problems, fmt.Sprintf("unexpected %q", g.Name))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	msg := strings.Join(problems[:min(show, len(problems))], "; ")
+	if len(problems) > show {
+		msg += fmt.Sprintf("; and %d more", len(problems)-show)
+	}
+	return fmt.Errorf("unet: checkpoint does not match the model (%d problems): %s", len(problems), msg)
+}
+
+// stProduct is the number of elements of shape; -1 if a dimension is negative.
+func stProduct(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return -1
+		}
+		n *= d
+	}
+	return n
+}
