@@ -1,0 +1,424 @@
+package repair
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"sort"
+
+	"t2t"
+	"t2t/pcapio"
+)
+
+// Count is one observed value and how often it was seen.
+type Count struct {
+	Value int `json:"v"`
+	N     int `json:"n"`
+}
+
+// Template is the TCP options of a SYN or SYN+ACK as seen on the wire, with
+// the timestamp values zeroed, in hex.
+type Template struct {
+	Options string `json:"options"`
+	N       int    `json:"n"`
+}
+
+// IATBins is the number of bins of an inter-arrival histogram: bin 0 holds
+// gaps under 1 µs, bin k (k >= 1) gaps in [2^(k-1), 2^k) µs.
+const IATBins = 40
+
+// IATBuckets says which histogram of ClassProfile.IAT the gap before
+// packet i (i >= 1) of a flow is drawn from: packets 1, 2, 3-7, 8-31, 32+.
+var IATBuckets = [...]int{1, 2, 3, 8, 32}
+
+func iatBucket(i int) int {
+	b := 0
+	for k, lo := range IATBuckets {
+		if i >= lo {
+			b = k
+		}
+	}
+	return b
+}
+
+// ClassProfile is what repair learns of one class from real flows.
+// Directions are indexed 0 (client to server: sent by the flow's first
+// packet's sender) and 1 (server to client).
+type ClassProfile struct {
+	Flows     int            `json:"flows"`
+	Transport map[string]int `json:"transport"` // flows per transport: "tcp", "udp", "icmp"
+	IPv6      int            `json:"ipv6"`      // flows over IPv6
+	// ServerPorts counts the destination port of each TCP/UDP flow's first
+	// packet, most frequent first.
+	ServerPorts   []Count `json:"server_ports,omitempty"`
+	ClientPortMin int     `json:"client_port_min,omitempty"`
+	ClientPortMax int     `json:"client_port_max,omitempty"`
+	// TTL counts IPv4 TTLs and IPv6 hop limits of packets per direction.
+	TTL [2][]Count `json:"ttl"`
+	// DF counts IPv4 packets per direction without [0] and with [1] the
+	// don't-fragment flag.
+	DF [2][2]int `json:"df"`
+	// Windows counts TCP window values per direction (the most frequent
+	// MaxCounts values).
+	Windows [2][]Count `json:"windows"`
+	// SYN and SYNACK are the TCP option templates of SYNs and SYN+ACKs.
+	SYN    []Template `json:"syn,omitempty"`
+	SYNACK []Template `json:"synack,omitempty"`
+	// ICMPTypes counts ICMP types of packets.
+	ICMPTypes []Count `json:"icmp_types,omitempty"`
+	// IAT holds, per bucket of IATBuckets, a histogram of IATBins bins of
+	// inter-arrival times.
+	IAT [len(IATBuckets)][]int `json:"iat"`
+	// MaxIPLen is the longest IP packet (total length) seen.
+	MaxIPLen int `json:"max_ip_len"`
+}
+
+// Profile is the per-class knowledge repair draws from. It is stored with
+// a model as JSON (encoding/json round-trips it).
+type Profile struct {
+	Classes map[string]*ClassProfile `json:"classes"`
+}
+
+// MaxCounts bounds the length of every Count list of a profile (the most
+// frequent values are kept).
+const MaxCounts = 64
+
+type counter map[int]int
+
+func (c counter) list() []Count {
+	out := make([]Count, 0, len(c))
+	for v, n := range c {
+		out = append(out, Count{v, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Value < out[j].Value
+	})
+	if len(out) > MaxCounts {
+		out = out[:MaxCounts]
+	}
+	return out
+}
+
+// BuildProfile learns a profile from real flows of each class (Ethernet,
+// raw IP or any link type t2t reads). Packets it cannot parse are skipped.
+func BuildProfile(flows map[string][]*pcapio.Flow) *Profile {
+	p := &Profile{Classes: map[string]*ClassProfile{}}
+	for class, fl := range flows {
+		cp := &ClassProfile{Transport: map[string]int{}}
+		ports := counter{}
+		var ttl, win [2]counter
+		ttl[0], ttl[1], win[0], win[1] = counter{}, counter{}, counter{}, counter{}
+		icmp := counter{}
+		syn, synack := map[string]int{}, map[string]int{}
+		for b := range cp.IAT {
+			cp.IAT[b] = make([]int, IATBins)
+		}
+		for _, f := range fl {
+			if len(f.Packets) == 0 {
+				continue
+			}
+			cp.Flows++
+			switch f.Key.Proto {
+			case t2t.ProtoTCP:
+				cp.Transport["tcp"]++
+			case t2t.ProtoUDP:
+				cp.Transport["udp"]++
+			case t2t.ProtoICMP:
+				cp.Transport["icmp"]++
+			}
+			if f.Src.Addr().Is6() && !f.Src.Addr().Is4In6() {
+				cp.IPv6++
+			}
+			if f.Key.Proto != t2t.ProtoICMP {
+				sp := int(f.Src.Port())
+				dst := f.Key.A
+				if dst == f.Src {
+					dst = f.Key.B
+				}
+				ports[int(dst.Port())]++
+				if cp.ClientPortMin == 0 || sp < cp.ClientPortMin {
+					cp.ClientPortMin = sp
+				}
+				cp.ClientPortMax = max(cp.ClientPortMax, sp)
+			}
+			for i, pk := range f.Packets {
+				d := 1
+				if f.Forward(i) {
+					d = 0
+				}
+				if i > 0 {
+					gap := pk.Time.Sub(f.Packets[i-1].Time).Microseconds()
+					cp.IAT[iatBucket(i)][iatBin(gap)]++
+				}
+				info, err := t2t.ParseInfo(pk.Link, pk.Data)
+				if err != nil || info.Version == 0 {
+					continue
+				}
+				ip := pk.Data[info.NetOff:]
+				if info.Version == 4 {
+					ttl[d][int(ip[8])]++
+					cp.DF[d][ip[6]>>6&1]++
+					cp.MaxIPLen = max(cp.MaxIPLen, int(binary.BigEndian.Uint16(ip[2:4])))
+				} else {
+					ttl[d][int(ip[7])]++
+					cp.MaxIPLen = max(cp.MaxIPLen, 40+int(binary.BigEndian.Uint16(ip[4:6])))
+				}
+				if info.TransOff < 0 {
+					continue
+				}
+				t := pk.Data[info.TransOff:]
+				switch info.Proto {
+				case t2t.ProtoICMP:
+					icmp[int(t[0])]++
+				case t2t.ProtoTCP:
+					if len(t) < 20 {
+						continue
+					}
+					win[d][int(binary.BigEndian.Uint16(t[14:16]))]++
+					doff := int(t[12]>>4) * 4
+					if t[13]&flagSYN == 0 || doff < 20 || doff > len(t) {
+						continue
+					}
+					o := append([]byte(nil), t[20:doff]...)
+					if _, ok := parseOptions(o, true); !ok {
+						continue
+					}
+					zeroTS(o)
+					if t[13]&flagACK == 0 {
+						syn[hex.EncodeToString(o)]++
+					} else {
+						synack[hex.EncodeToString(o)]++
+					}
+				}
+			}
+		}
+		cp.ServerPorts = ports.list()
+		for d := 0; d < 2; d++ {
+			cp.TTL[d] = ttl[d].list()
+			cp.Windows[d] = win[d].list()
+		}
+		cp.ICMPTypes = icmp.list()
+		cp.SYN = templates(syn)
+		cp.SYNACK = templates(synack)
+		p.Classes[class] = cp
+	}
+	return p
+}
+
+func templates(m map[string]int) []Template {
+	var out []Template
+	for o, n := range m {
+		out = append(out, Template{o, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Options < out[j].Options
+	})
+	if len(out) > MaxCounts {
+		out = out[:MaxCounts]
+	}
+	return out
+}
+
+// iatBin is the histogram bin of a gap of us microseconds.
+func iatBin(us int64) int {
+	if us < 1 {
+		return 0
+	}
+	b := 1
+	for us >= 2 && b < IATBins-1 {
+		us >>= 1
+		b++
+	}
+	return b
+}
+
+// Class returns the profile of class, or nil (p may be nil).
+func (p *Profile) Class(class string) *ClassProfile {
+	if p == nil {
+		return nil
+	}
+	return p.Classes[class]
+}
+
+// MarshalJSON and UnmarshalJSON are encoding/json's defaults; Load and
+// Save-like helpers are not needed beyond them.
+
+// ParseProfile decodes a profile from JSON and validates it.
+func ParseProfile(data []byte) (*Profile, error) {
+	var p Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("repair: profile: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate says what is wrong with a profile: negative counts, ports out
+// of range, histograms of the wrong size, option templates that are not
+// well-formed TCP options.
+func (p *Profile) Validate() error {
+	if p == nil || p.Classes == nil {
+		return errors.New("repair: profile: no classes")
+	}
+	for class, c := range p.Classes {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("repair: profile: class %q: %s", class, fmt.Sprintf(format, args...))
+		}
+		if c == nil {
+			return bad("missing")
+		}
+		if c.Flows < 0 || c.IPv6 < 0 || c.IPv6 > c.Flows {
+			return bad("flows %d, ipv6 %d", c.Flows, c.IPv6)
+		}
+		for k, n := range c.Transport {
+			if k != "tcp" && k != "udp" && k != "icmp" || n < 0 {
+				return bad("transport %q: %d", k, n)
+			}
+		}
+		check := func(what string, l []Count, lo, hi int) error {
+			for _, x := range l {
+				if x.N < 0 || x.Value < lo || x.Value > hi {
+					return bad("%s: value %d count %d (values in [%d, %d])", what, x.Value, x.N, lo, hi)
+				}
+			}
+			return nil
+		}
+		if err := check("server_ports", c.ServerPorts, 1, 65535); err != nil {
+			return err
+		}
+		if c.ClientPortMin < 0 || c.ClientPortMax > 65535 || c.ClientPortMin > c.ClientPortMax {
+			return bad("client ports [%d, %d]", c.ClientPortMin, c.ClientPortMax)
+		}
+		for d := 0; d < 2; d++ {
+			if err := check("ttl", c.TTL[d], 0, 255); err != nil {
+				return err
+			}
+			if err := check("windows", c.Windows[d], 0, 65535); err != nil {
+				return err
+			}
+			if c.DF[d][0] < 0 || c.DF[d][1] < 0 {
+				return bad("negative df count")
+			}
+		}
+		if err := check("icmp_types", c.ICMPTypes, 0, 255); err != nil {
+			return err
+		}
+		for b, h := range c.IAT {
+			if h != nil && len(h) != IATBins {
+				return bad("iat bucket %d has %d bins, want %d", b, len(h), IATBins)
+			}
+			for _, n := range h {
+				if n < 0 {
+					return bad("iat bucket %d: negative count", b)
+				}
+			}
+		}
+		for _, ts := range [][]Template{c.SYN, c.SYNACK} {
+			for _, t := range ts {
+				o, err := hex.DecodeString(t.Options)
+				if err != nil || len(o)%4 != 0 || len(o) > 40 || t.N < 0 {
+					return bad("option template %q", t.Options)
+				}
+				if _, ok := parseOptions(o, true); !ok {
+					return bad("option template %q is not well-formed", t.Options)
+				}
+			}
+		}
+		if c.MaxIPLen < 0 || c.MaxIPLen > 65535+40 {
+			return bad("max_ip_len %d", c.MaxIPLen)
+		}
+	}
+	return nil
+}
+
+// pick draws a value of l in proportion to its count; ok is false when l
+// holds no count.
+func pick(l []Count, rng *rand.Rand) (int, bool) {
+	tot := 0
+	for _, c := range l {
+		tot += c.N
+	}
+	if tot == 0 {
+		return 0, false
+	}
+	k := rng.Intn(tot)
+	for _, c := range l {
+		if k < c.N {
+			return c.Value, true
+		}
+		k -= c.N
+	}
+	return l[len(l)-1].Value, true
+}
+
+func mode(l []Count) (int, bool) {
+	if len(l) == 0 {
+		return 0, false
+	}
+	return l[0].Value, true // lists are sorted by count
+}
+
+func contains(l []Count, v int) bool {
+	for _, c := range l {
+		if c.Value == v && c.N > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultIAT is the gap drawn when a class has no timing: uniform in
+// log space between 100 µs and 10 ms.
+func defaultIAT(rng *rand.Rand) int64 {
+	return int64(math.Exp(math.Log(100) + rng.Float64()*math.Log(100)))
+}
+
+// sampleIAT draws the gap in microseconds before packet i (i >= 1).
+func (c *ClassProfile) sampleIAT(i int, rng *rand.Rand) int64 {
+	if c == nil {
+		return defaultIAT(rng)
+	}
+	h := c.IAT[iatBucket(i)]
+	tot := 0
+	for _, n := range h {
+		tot += n
+	}
+	if tot == 0 { // fall back to all buckets together
+		h = make([]int, IATBins)
+		for _, hb := range c.IAT {
+			for k, n := range hb {
+				h[k] += n
+				tot += n
+			}
+		}
+	}
+	if tot == 0 {
+		return defaultIAT(rng)
+	}
+	k := rng.Intn(tot)
+	bin := 0
+	for b, n := range h {
+		if k < n {
+			bin = b
+			break
+		}
+		k -= n
+	}
+	if bin == 0 {
+		return 0
+	}
+	lo := math.Exp2(float64(bin - 1))
+	return int64(lo * math.Exp2(rng.Float64()))
+}
