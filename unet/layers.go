@@ -237,12 +237,13 @@ func (a *Attention) Forward(g *Graph, x, ctx *G.Node) *G.Node {
 	return add(x, a.Out.Forward(g, o))
 }
 
-// softmax over the last axis of a 3-D node, from exp and one-axis sums.
-// Scores are not shifted by their maximum: they are bounded by the norms
-// of q and k, which the pre-norm keeps small.
+// softmax over the last axis of a 3-D node, from exp and one-axis sums,
+// shifted by the row maximum so that exp cannot overflow in float32 (the
+// shift cancels in value and in gradient).
 func softmax(x *G.Node) *G.Node {
 	s := x.Shape()
-	e := must(G.Exp(x))
+	mx := reshape(must(G.Max(x, 2)), s[0], s[1], 1)
+	e := must(G.Exp(must(G.BroadcastSub(x, mx, nil, []byte{2}))))
 	z := reshape(must(G.Sum(e, 2)), s[0], s[1], 1)
 	return must(G.BroadcastHadamardDiv(e, z, nil, []byte{2}))
 }

@@ -1,0 +1,208 @@
+// Command train trains a t2t diffusion model on labelled captures: a
+// folder of <class>.pcap files (or <class>/ subfolders) becomes flows, the
+// first N packets of each flow a flow image, and the class name (and its
+// alias type-<i>) the prompt. It writes a model folder (config.json,
+// vocab.json, scheduler.json, model.safetensors with the EMA weights,
+// loss.png, train.json) and checkpoints in <out>/state; -resume continues
+// from them. Ctrl-C stops cleanly after saving a checkpoint.
+//
+//	train -data DIR -packets 32 -config small -steps 2000 -batch 8 -lr 1e-3 -seed 1 -out model/
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"t2t/internal/plot"
+	"t2t/pcapio"
+	"t2t/unet"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, log io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(log)
+	data := fs.String("data", "", "folder of labelled captures: <class>.pcap files or <class>/ folders")
+	packets := fs.Int("packets", 0, "packets per flow image (0: the config's rows)")
+	preset := fs.String("config", "small", "model size: tiny, small or base")
+	steps := fs.Int("steps", 0, "training steps (0: default)")
+	batch := fs.Int("batch", 0, "batch size (0: default)")
+	lr := fs.Float64("lr", 0, "peak learning rate (0: default)")
+	seed := fs.Uint64("seed", 1, "seed of the weights, the batches and the noise")
+	out := fs.String("out", "", "model folder to write")
+	resume := fs.Bool("resume", false, "continue from the checkpoint in -out")
+	maxFlows := fs.Int("max-flows", 0, "use at most N flows per class (0: all)")
+	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
+	every := fs.Int("checkpoint-every", 0, "steps between checkpoints (0: default)")
+	quiet := fs.Bool("q", false, "no progress line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" || *out == "" {
+		return errors.New("-data DIR and -out DIR are required")
+	}
+	cfg, err := unet.Preset(*preset)
+	if err != nil {
+		return err
+	}
+	cfg.Seed = *seed
+	if *packets > 0 {
+		cfg.Rows = *packets
+	}
+	tc := unet.DefaultTrainConfig()
+	tc.Seed = *seed
+	for _, o := range []struct {
+		v   int
+		dst *int
+	}{{*steps, &tc.Steps}, {*batch, &tc.Batch}, {*every, &tc.CheckpointEvery}} {
+		if o.v > 0 {
+			*o.dst = o.v
+		}
+	}
+	if *lr > 0 {
+		tc.LR = *lr
+	}
+	if *resume {
+		// the saved model's config wins, so that the checkpoint fits
+		if c, err := unet.ReadConfig(filepath.Join(*out, "state", unet.ConfigFile)); err == nil {
+			cfg = c
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ds, err := pcapio.LoadDataset(*data, pcapio.FlowOptions{MaxPackets: cfg.Rows})
+	if err != nil {
+		return err
+	}
+	if *maxFlows > 0 {
+		for c, fl := range ds.Flows {
+			if len(fl) > *maxFlows {
+				ds.Flows[c] = fl[:*maxFlows]
+			}
+		}
+	}
+	vocab := unet.NewVocab()
+	prompts, err := unet.ClassPrompts(ds.Classes, vocab, cfg.MaxTokens)
+	if err != nil {
+		return err
+	}
+	if vocab.Len() > cfg.VocabCap {
+		return fmt.Errorf("%d classes need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+	}
+	ex, counts, err := unet.DatasetExamples(ds, cfg, prompts, *minPackets)
+	if err != nil {
+		return err
+	}
+	u, err := unet.New(cfg, tensor.Float32)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "train: %d classes, %d flows of %d packets; model %s, %d weights; %d steps of %d\n",
+		len(ds.Classes), len(ex), cfg.Rows, cfg.Name, u.Params.Count(), tc.Steps, tc.Batch)
+	for i, c := range ds.Classes {
+		fmt.Fprintf(log, "  type-%d %-12s %d flows\n", i, c, counts[c])
+	}
+	tr, err := unet.NewTrainer(u, tc, ex)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	tr.Dir = *out
+	if err := os.MkdirAll(filepath.Join(*out, "state"), 0o755); err != nil {
+		return err
+	}
+	if err := cfg.WriteFile(filepath.Join(*out, "state", unet.ConfigFile)); err != nil {
+		return err
+	}
+	if *resume {
+		ok, err := tr.Resume()
+		if err != nil {
+			return err
+		}
+		if ok {
+			fmt.Fprintf(log, "train: resumed at step %d\n", tr.Step)
+		}
+	}
+	last := time.Now()
+	err = tr.Run(ctx, func(p unet.Progress) {
+		if *quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
+			return
+		}
+		last = time.Now()
+		eta := time.Duration(p.Steps-p.Step) * p.StepTime
+		fmt.Fprintf(log, "\rstep %d/%d  loss %.4f (avg %.4f)  lr %.2g  |g| %.2f  %.2fs/step  eta %v   ",
+			p.Step, p.Steps, p.Loss, p.AvgLoss, p.LR, p.GradNorm, p.StepTime.Seconds(), eta.Round(time.Second))
+		if p.Step == p.Steps {
+			fmt.Fprintln(log)
+		}
+	})
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(log, "\ntrain: stopped at step %d; checkpoint saved, continue with -resume\n", tr.Step)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{
+		"classes": strings.Join(ds.Classes, ","),
+		"steps":   fmt.Sprint(tr.Step),
+		"flows":   fmt.Sprint(len(ex)),
+		"data":    filepath.Base(filepath.Clean(*data)),
+	}
+	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: meta}
+	if err := unet.SaveModel(*out, m, tr.EMA()); err != nil {
+		return err
+	}
+	if err := writeReport(*out, tc, tr, counts); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "train: wrote %s\n", *out)
+	return nil
+}
+
+// writeReport writes train.json (settings, per-class flows, loss curve
+// summary) and loss.png.
+func writeReport(dir string, tc unet.TrainConfig, tr *unet.Trainer, counts map[string]int) error {
+	if len(tr.Losses) > 1 {
+		if err := plot.Lines(filepath.Join(dir, "loss.png"), 800, 300, true, tr.Losses, plot.Smooth(tr.Losses, 50)); err != nil {
+			return err
+		}
+	}
+	classes := make([]string, 0, len(counts))
+	for c := range counts {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	rep := struct {
+		Train  unet.TrainConfig `json:"train"`
+		Flows  map[string]int   `json:"flows"`
+		Steps  int              `json:"steps"`
+		Losses []float64        `json:"losses"`
+	}{tc, counts, tr.Step, tr.Losses}
+	b, err := json.MarshalIndent(rep, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "train.json"), b, 0o644)
+}

@@ -1,0 +1,89 @@
+package unet
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"t2t"
+	"t2t/sampler"
+)
+
+// SampleOptions choose how flows are sampled.
+type SampleOptions struct {
+	N         int     // flows
+	Steps     int     // denoising steps
+	Scheduler string  // sampler name: ddpm, ddim, dpm++2m
+	Guidance  float64 // classifier-free guidance scale (0 or 1: none)
+	Seed      uint64
+	// Batch is the number of flows denoised together (0: all N).
+	Batch int
+	// Progress, when set, is called after every denoising step.
+	Progress func(done, total int)
+}
+
+// Sample generates opt.N flow matrices for a prompt with predictor p (a
+// UNet, or one steered by adapters or a ControlNet), using the model's
+// vocabulary and noise schedule. The same seed gives the same flows.
+func Sample(ctx context.Context, p Predictor, vocab *Vocab, noise sampler.Config, prompt string, opt SampleOptions) ([]*t2t.Matrix, error) {
+	c := p.Base().Config
+	if opt.N < 1 || opt.Steps < 1 {
+		return nil, fmt.Errorf("unet: sample: n %d and steps %d must be positive", opt.N, opt.Steps)
+	}
+	toks, err := vocab.Tokenize(prompt, c.MaxTokens, false)
+	if err != nil {
+		return nil, err
+	}
+	l, err := c.Layout.Layout()
+	if err != nil {
+		return nil, err
+	}
+	name := opt.Scheduler
+	if name == "" {
+		name = "dpm++2m"
+	}
+	bs := opt.Batch
+	if bs <= 0 || bs > opt.N {
+		bs = opt.N
+	}
+	g := NewGenerator(p)
+	defer g.Close()
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x73616d706c65))
+	var out []*t2t.Matrix
+	total := (opt.N + bs - 1) / bs * opt.Steps
+	done := 0
+	for len(out) < opt.N {
+		b := min(bs, opt.N-len(out))
+		var tk []int
+		for i := 0; i < b; i++ {
+			tk = append(tk, toks...)
+		}
+		f, err := g.DenoiseFunc(tk)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sampler.New(name, noise)
+		if err != nil {
+			return nil, err
+		}
+		x, err := sampler.Sample(ctx, s, b*c.InputSize(), f, rng, sampler.Options{Steps: opt.Steps, Guidance: opt.Guidance,
+			Callback: func(si sampler.StepInfo) error {
+				done++
+				if opt.Progress != nil {
+					opt.Progress(done, total)
+				}
+				return nil
+			}})
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < b; i++ {
+			m, err := FromOutput(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
