@@ -47,3 +47,28 @@ func WritePcap(path string, results []*Result) error {
 	}
 	return f.Close()
 }
+
+// CutPayload returns p as a capture cut short after its headers (link,
+// IP and transport), with OrigLen keeping its length on the wire. The
+// model generates no payload bytes: a cut capture says so honestly, tshark
+// dissects headers only (no application dissector reads invented bytes),
+// and the checksums, computed over zero payload bytes, stay right for a
+// replay tool that pads the packet with zeros.
+func CutPayload(p pcapio.Packet) pcapio.Packet {
+	info, err := t2t.ParseInfo(p.Link, p.Data)
+	if err != nil || info.TransOff < 0 {
+		return p
+	}
+	end := info.TransOff + 8
+	if info.Proto == t2t.ProtoTCP && len(p.Data) >= info.TransOff+13 {
+		end = info.TransOff + int(p.Data[info.TransOff+12]>>4)*4
+	}
+	if end >= len(p.Data) {
+		return p
+	}
+	if p.OrigLen < len(p.Data) {
+		p.OrigLen = len(p.Data)
+	}
+	p.Data = p.Data[:end]
+	return p
+}

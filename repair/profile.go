@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand"
+	"math/rand/v2"
 	"sort"
 
 	"t2t"
@@ -353,7 +353,7 @@ func pick(l []Count, rng *rand.Rand) (int, bool) {
 	if tot == 0 {
 		return 0, false
 	}
-	k := rng.Intn(tot)
+	k := rng.IntN(tot)
 	for _, c := range l {
 		if k < c.N {
 			return c.Value, true
@@ -407,7 +407,7 @@ func (c *ClassProfile) sampleIAT(i int, rng *rand.Rand) int64 {
 	if tot == 0 {
 		return defaultIAT(rng)
 	}
-	k := rng.Intn(tot)
+	k := rng.IntN(tot)
 	bin := 0
 	for b, n := range h {
 		if k < n {

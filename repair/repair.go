@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"math/rand"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -675,7 +675,7 @@ func (rp *repairer) endpoints(ps []*pkt) {
 		}
 		client = genC
 		if genC == 0 || genC == server || int(genC) < lo || int(genC) > hi {
-			client = uint16(lo + rp.rng.Intn(hi-lo+1))
+			client = uint16(lo + rp.rng.IntN(hi-lo+1))
 			if client == server {
 				client++
 			}
@@ -938,7 +938,9 @@ func (rp *repairer) frame(q *pkt) []byte {
 	pay := seg[th:]
 	known := copy(pay, q.pay)
 	if rp.opts.Payload == PayloadRandom {
-		rp.rng.Read(pay[known:])
+		for k := known; k < len(pay); k++ {
+			pay[k] = byte(rp.rng.Uint32())
+		}
 	}
 	t2t.FixChecksums(ip)
 	if q.keepCk && !rp.opts.RecomputeChecksums && q.row >= 0 {
