@@ -3,7 +3,7 @@
 // first N packets of each flow a flow image, and the class name (and its
 // alias type-<i>) the prompt. It writes a model folder (config.json,
 // vocab.json, scheduler.json, model.safetensors with the EMA weights,
-// loss.png, train.json) and checkpoints in <out>/state; -resume continues
+// profile.json for the repair of generated flows, loss.png, train.json) and checkpoints in <out>/state; -resume continues
 // from them. Ctrl-C stops cleanly after saving a checkpoint.
 //
 //	train -data DIR -packets 32 -config small -steps 2000 -batch 8 -lr 1e-3 -seed 1 -out model/
@@ -27,6 +27,7 @@ import (
 
 	"t2t/internal/plot"
 	"t2t/pcapio"
+	"t2t/repair"
 	"t2t/unet"
 )
 
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
 	every := fs.Int("checkpoint-every", 0, "steps between checkpoints (0: default)")
 	quiet := fs.Bool("q", false, "no progress line")
+	profileOnly := fs.Bool("profile-only", false, "only write the repair profile (profile.json) of the data to -out")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,6 +103,12 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 				ds.Flows[c] = fl[:*maxFlows]
 			}
 		}
+	}
+	if err := writeProfile(*out, ds); err != nil {
+		return err
+	}
+	if *profileOnly {
+		return nil
 	}
 	vocab := unet.NewVocab()
 	prompts, err := unet.ClassPrompts(ds.Classes, vocab, cfg.MaxTokens)
@@ -179,6 +187,21 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "train: wrote %s\n", *out)
 	return nil
+}
+
+// ProfileFile is the repair profile of a model folder: what repair draws
+// ports, TTLs, TCP options and inter-arrival times from, per class.
+const ProfileFile = "profile.json"
+
+func writeProfile(dir string, ds *pcapio.Dataset) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(repair.BuildProfile(ds.Flows), "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ProfileFile), b, 0o644)
 }
 
 // writeReport writes train.json (settings, per-class flows, loss curve

@@ -32,7 +32,7 @@ func trainTiny(t *testing.T, steps string) string {
 
 func TestTrainWritesModel(t *testing.T) {
 	out := trainTiny(t, "6")
-	for _, f := range []string{unet.ConfigFile, unet.VocabFile, unet.NoiseFile, unet.WeightsFile, "loss.png", "train.json", "state/state.json"} {
+	for _, f := range []string{unet.ConfigFile, unet.VocabFile, unet.NoiseFile, unet.WeightsFile, ProfileFile, "loss.png", "train.json", "state/state.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
