@@ -21,6 +21,15 @@ func fold(sum uint32) uint16 {
 	return ^uint16(sum)
 }
 
+// ChecksumSum adds b, as big-endian 16-bit words (an odd last byte padded
+// with zero), to a running ones' complement sum; ChecksumFold turns the
+// sum into a checksum. Together they compute checksums over pieces (a
+// pseudo-header, then a segment).
+func ChecksumSum(sum uint32, b []byte) uint32 { return sum16(sum, b) }
+
+// ChecksumFold folds a running sum into the 16-bit Internet checksum.
+func ChecksumFold(sum uint32) uint16 { return fold(sum) }
+
 // Checksum is the Internet checksum (RFC 1071) of b.
 func Checksum(b []byte) uint16 { return fold(sum16(0, b)) }
 

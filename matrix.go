@@ -31,6 +31,17 @@ func NewMatrix(layout *Layout, rows int) *Matrix {
 // Row returns row r as a slice of Bits (not a copy).
 func (m *Matrix) Row(r int) []int8 { return m.Bits[r*m.Cols : (r+1)*m.Cols] }
 
+// RowVacant reports whether every value of row r is -1: a padding row,
+// not a packet.
+func (m *Matrix) RowVacant(r int) bool {
+	for _, v := range m.Row(r) {
+		if v != -1 {
+			return false
+		}
+	}
+	return true
+}
+
 // Bit returns the value at row r, column c.
 func (m *Matrix) Bit(r, c int) int8 { return m.Bits[r*m.Cols+c] }
 

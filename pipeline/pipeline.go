@@ -38,12 +38,12 @@ type Options struct {
 
 // Output of a generation.
 type Output struct {
-	Class    string          // the class whose profile repaired the flows
-	Matrices []*t2t.Matrix   // raw model output, one per flow
+	Class    string           // the class whose profile repaired the flows
+	Matrices []*t2t.Matrix    // raw model output, one per flow
 	Results  []*repair.Result // repaired flows (flows with nothing usable are left out)
-	Empty    int             // flows repair found nothing usable in
-	Packets  []pcapio.Packet // all flows' packets in time order, as written
-	Sampling time.Duration   // time spent denoising
+	Empty    int              // flows repair found nothing usable in
+	Packets  []pcapio.Packet  // all flows' packets in time order, as written
+	Sampling time.Duration    // time spent denoising
 }
 
 // BitsChanged is the mean number of bits repair changed per flow.
@@ -158,17 +158,10 @@ func Transports(ms []*t2t.Matrix) (counts [3]int, consistent []bool) {
 		}
 		one, kind := true, -1
 		for r := 0; r < m.Rows; r++ {
-			row := m.Row(r)
-			vac := true
-			for _, v := range row {
-				if v != -1 {
-					vac = false
-					break
-				}
-			}
-			if vac {
+			if m.RowVacant(r) {
 				continue
 			}
+			row := m.Row(r)
 			n, which := 0, -1
 			for k, c := range cols {
 				if c >= 0 && row[c] != -1 {

@@ -1,8 +1,8 @@
 package repair
 
 import (
-	"os"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"

@@ -967,18 +967,18 @@ func keepChecksum(ip []byte, ipHL int, seg []byte, ckOff, free int, want uint16,
 		var s uint32
 		if proto != t2t.ProtoICMP {
 			if ipHL == 20 {
-				s = sum16(0, ip[12:20])
+				s = t2t.ChecksumSum(0, ip[12:20])
 			} else {
-				s = sum16(0, ip[8:40])
+				s = t2t.ChecksumSum(0, ip[8:40])
 			}
 			s += uint32(proto) + uint32(len(seg))
 		}
-		return sum16(s, seg)
+		return t2t.ChecksumSum(s, seg)
 	}
 	binary.BigEndian.PutUint16(seg[ckOff:], want)
 	if pos := (len(seg) - 2) &^ 1; pos >= free && pos >= 0 {
 		seg[pos], seg[pos+1] = 0, 0
-		binary.BigEndian.PutUint16(seg[pos:], fold(sum()))
+		binary.BigEndian.PutUint16(seg[pos:], t2t.ChecksumFold(sum()))
 		if t2t.ChecksumsValid(ip) {
 			return
 		}
@@ -986,7 +986,7 @@ func keepChecksum(ip []byte, ipHL int, seg []byte, ckOff, free int, want uint16,
 		// one free byte, the high half of the last word: try all values
 		for v := 0; v < 256; v++ {
 			seg[len(seg)-1] = byte(v)
-			if fold(sum()) == 0 {
+			if t2t.ChecksumFold(sum()) == 0 {
 				return
 			}
 		}
@@ -997,22 +997,4 @@ func keepChecksum(ip []byte, ipHL int, seg []byte, ckOff, free int, want uint16,
 		seg[i] = 0
 	}
 	t2t.FixChecksums(ip)
-}
-
-func sum16(s uint32, b []byte) uint32 {
-	n := len(b) &^ 1
-	for i := 0; i < n; i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)&1 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }

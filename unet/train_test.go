@@ -124,19 +124,11 @@ func presence(m *t2t.Matrix, field string) float64 {
 	col, _, _ := m.Layout.Field(field)
 	n, k := 0, 0
 	for r := 0; r < m.Rows; r++ {
-		row := m.Row(r)
-		vac := true
-		for _, v := range row {
-			if v != -1 {
-				vac = false
-				break
-			}
-		}
-		if vac {
+		if m.RowVacant(r) {
 			continue
 		}
 		n++
-		if row[col] != -1 {
+		if m.Bit(r, col) != -1 {
 			k++
 		}
 	}

@@ -186,10 +186,10 @@ func writePcap(path string, flows []*t2t.Matrix) (packets, skipped int, err erro
 		b6 := netip.AddrFrom16([16]byte{0xfd, 0, 0, 2, 14: byte(i >> 8), 15: byte(i)})
 		var first uint16 // the first packet's source port: the client's
 		for r := 0; r < m.Rows; r++ {
-			row := m.Row(r)
-			if vacant(row) {
+			if m.RowVacant(r) {
 				continue
 			}
+			row := m.Row(r)
 			src, dst := a4, b4
 			if v6(m.Layout, row) {
 				src, dst = a6, b6
@@ -225,15 +225,6 @@ func writePcap(path string, flows []*t2t.Matrix) (packets, skipped int, err erro
 		return packets, skipped, err
 	}
 	return packets, skipped, f.Close()
-}
-
-func vacant(row []int8) bool {
-	for _, v := range row {
-		if v != -1 {
-			return false
-		}
-	}
-	return true
 }
 
 // v6 reports whether a row's IPv6 block is present and its IPv4 block not.

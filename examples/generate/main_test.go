@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,6 +110,56 @@ func TestGenerateErrors(t *testing.T) {
 	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// tsharkProblems counts packets that tshark, with checksum validation on
+// and every dissector, finds malformed, in error or with a bad checksum;
+// the test is skipped without tshark.
+func tsharkProblems(t *testing.T, path string) int {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed")
+	}
+	out, err := exec.Command("tshark", "-n", "-r", path,
+		"-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+		"-Y", `_ws.malformed || _ws.expert.severity == error || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"`,
+		"-T", "fields", "-e", "frame.number").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	return len(strings.Fields(string(out)))
+}
+
+// TestEmbeddedModelPcapsAreValid generates flows of every class with the
+// embedded model and checks the pcaps: tshark finds nothing wrong, every
+// TCP flow has its handshake and coherent sequence numbers (evaluate's
+// compliance), with whole packets (-payload zeros, checksums verifiable)
+// and with the default header-only capture.
+func TestEmbeddedModelPcapsAreValid(t *testing.T) {
+	if testing.Short() {
+		t.Skip("samples 28 flows with the Small model")
+	}
+	dir := t.TempDir()
+	for _, prompt := range []string{"type-0", "type-1", "type-2", "type-3", "type-4", "type-5", "type-6",
+		"type-7", "type-8", "type-9", "type-10", "type-11", "type-12", "type-13"} {
+		for _, payload := range []string{"snap", "zeros"} {
+			out := filepath.Join(dir, prompt+payload+".pcap")
+			if err := run(context.Background(), []string{"-prompt", prompt, "-n", "2", "-steps", "10", "-payload", payload, "-out", out, "-q"}, io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			c, err := evaluate.CheckFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Errors() != 0 || c.Packets == 0 {
+				t.Errorf("%s %s: %d compliance errors in %d packets: %s", prompt, payload, c.Errors(), c.Packets, strings.Join(c.Problems, "; "))
+			}
+			if payload == "snap" { // zero payloads may upset application dissectors
+				if n := tsharkProblems(t, out); n != 0 {
+					t.Errorf("%s: tshark flags %d packets", prompt, n)
+				}
+			}
 		}
 	}
 }
