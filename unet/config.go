@@ -39,6 +39,10 @@ type Config struct {
 	EmbedDim   int    `json:"embed_dim"`   // timestep embedding width
 	ContextDim int    `json:"context_dim"` // prompt token embedding width
 	MaxTokens  int    `json:"max_tokens"`  // prompt length in tokens
+	// PoolPrompt adds the prompt, pooled over its tokens, to the timestep
+	// embedding, so that every ResBlock is conditioned on the class and not
+	// only the attention layers.
+	PoolPrompt bool `json:"pool_prompt,omitempty"`
 	// VocabCap is the number of rows of the token embedding table: the
 	// vocabulary may grow up to it (new classes for LoRA adapters).
 	VocabCap int `json:"vocab_cap"`
@@ -50,21 +54,21 @@ type Config struct {
 func Tiny() Config {
 	return Config{Name: "tiny", Rows: 8, Layout: t2t.NetDiffusionSpec, Cols: 1088, Patch: "row",
 		Channels: []int{32, 48}, ResBlocks: 1, Attn: []bool{false, true}, Heads: 2, Groups: 4,
-		TimeDim: 32, EmbedDim: 64, ContextDim: 32, MaxTokens: 4, VocabCap: 64, Seed: 1}
+		TimeDim: 32, EmbedDim: 64, ContextDim: 32, MaxTokens: 4, VocabCap: 64, PoolPrompt: true, Seed: 1}
 }
 
 // Small trains on a 2-core CPU in under half an hour.
 func Small() Config {
 	return Config{Name: "small", Rows: 32, Layout: t2t.NetDiffusionSpec, Cols: 1088, Patch: "row",
-		Channels: []int{128, 192, 256}, ResBlocks: 1, Attn: []bool{false, true, true}, Heads: 4, Groups: 8,
-		TimeDim: 64, EmbedDim: 256, ContextDim: 64, MaxTokens: 4, VocabCap: 64, Seed: 1}
+		Channels: []int{128, 192, 224}, ResBlocks: 1, Attn: []bool{false, true, true}, Heads: 4, Groups: 8,
+		TimeDim: 64, EmbedDim: 256, ContextDim: 64, MaxTokens: 4, VocabCap: 64, PoolPrompt: true, Seed: 1}
 }
 
 // Base is for a GPU or a long CPU run.
 func Base() Config {
 	return Config{Name: "base", Rows: 64, Layout: t2t.NetDiffusionSpec, Cols: 1088, Patch: "row",
 		Channels: []int{256, 384, 512, 512}, ResBlocks: 2, Attn: []bool{false, true, true, true}, Heads: 8, Groups: 16,
-		TimeDim: 128, EmbedDim: 512, ContextDim: 128, MaxTokens: 8, VocabCap: 256, Seed: 1}
+		TimeDim: 128, EmbedDim: 512, ContextDim: 128, MaxTokens: 8, VocabCap: 256, PoolPrompt: true, Seed: 1}
 }
 
 // Preset returns Tiny, Small or Base by name.

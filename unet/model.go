@@ -17,6 +17,7 @@ import (
 //
 //	time.0, time.2                      timestep MLP
 //	tokens.embedding                    prompt token table [VocabCap, ContextDim]
+//	tokens.pool                         pooled prompt -> time embedding
 //	in                                  patch embedding, a row -> Channels[0]
 //	down.<i>.res.<j>, down.<i>.attn.<j> encoder level i (ResBlocks, cross-attention)
 //	down.<i>.down                       halving of the packet axis
@@ -33,6 +34,7 @@ type UNet struct {
 
 	time   *TimestepEmbedding
 	tokens *Param
+	pool   *Linear // pooled prompt -> time embedding (every ResBlock sees the class)
 	in     *Linear
 	down   []*level
 	mid    [2]*ResBlock
@@ -64,6 +66,9 @@ func New(cfg Config, dt tensor.Dtype) (*UNet, error) {
 	e, gr := cfg.EmbedDim, cfg.Groups
 	u.time = NewTimestepEmbedding(ps, "time", cfg.TimeDim, e, rng)
 	u.tokens = ps.New("tokens.embedding", []int{cfg.VocabCap, cfg.ContextDim}, InitNormal, 0, 1, rng)
+	if cfg.PoolPrompt {
+		u.pool = NewLinear(ps, "tokens.pool", cfg.ContextDim, e, true, false, rng)
+	}
 	u.in = NewLinear(ps, "in", 3*cfg.Cols, ch[0], true, false, rng)
 	for i, c := range ch {
 		lv := &level{}
@@ -154,6 +159,12 @@ func (u *UNet) Context(g *Graph, tokens *G.Node) *G.Node {
 func (u *UNet) Encoder(g *Graph, in Inputs, hint *G.Node) (skips []*G.Node, h, temb, ctx *G.Node) {
 	temb = u.time.Forward(g, in.Time)
 	ctx = u.Context(g, in.Tokens)
+	// the prompt, pooled over its tokens, joins the time embedding, so
+	// that every ResBlock is conditioned on it, not only the attention
+	// layers
+	if u.pool != nil {
+		temb = add(temb, u.pool.Forward(g, must(G.Mean(ctx, 1))))
+	}
 	h = u.in.Forward(g, in.X) // [B, Rows, C0]
 	if hint != nil {
 		h = add(h, hint)
@@ -234,6 +245,9 @@ func (u *UNet) Linears() map[string]*Linear {
 	}
 	addL(u.time.L1)
 	addL(u.time.L2)
+	if u.pool != nil {
+		addL(u.pool)
+	}
 	addL(u.in)
 	addL(u.out)
 	for _, lvs := range [][]*level{u.down, u.up} {

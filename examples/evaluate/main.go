@@ -39,6 +39,7 @@ var (
 	reportOut = flag.String("report", "", "write the Markdown report to this `file` (default: standard output)")
 	pngOut    = flag.String("png", "", "write a bar chart of per-class accuracy (PNG) to this `file`; a second chart of per-class fidelity goes to <file>-fidelity.png")
 	noCheck   = flag.Bool("no-compliance", false, "skip the protocol checks of the capture files")
+	drop      = flag.String("drop", "", "comma-separated nPrint fields the forest does not see besides addresses, ports and checksums (e.g. ipv4_id,tcp_seq,tcp_ackn,tcp_opt: values a capture's hosts and clock set, not the service)")
 )
 
 func main() {
@@ -70,7 +71,7 @@ func run() error {
 	}
 	cfg := evaluate.Config{
 		Recognition: evaluate.RecognitionConfig{
-			Features: evaluate.FeatureOptions{Packets: *packets},
+			Features: evaluate.FeatureOptions{Packets: *packets, Drop: splitList(*drop)},
 			Forest:   evaluate.ForestConfig{Trees: *trees},
 			Seed:     *seed,
 		},
@@ -117,4 +118,14 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return f.Close()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
