@@ -10,56 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"gorgonia.org/tensor"
-
 	"t2t/evaluate"
-	"t2t/pcapio"
-	"t2t/unet"
+	"t2t/internal/testmodel"
 )
 
-// tinyModel trains a Tiny model for a few steps on two committed classes
-// and saves it (with no repair profile: repair uses its defaults).
-func tinyModel(t *testing.T) string {
-	data := t.TempDir()
-	for _, c := range []string{"dns", "ssh"} {
-		b, err := os.ReadFile("../../testdata/captures/" + c + "-200.pcap")
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(data, c+".pcap"), b, 0o644)
-	}
-	ds, err := pcapio.LoadDataset(data, pcapio.FlowOptions{MaxPackets: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := unet.Tiny()
-	vocab := unet.NewVocab()
-	prompts, err := unet.ClassPrompts(ds.Classes, vocab, cfg.MaxTokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex, _, err := unet.DatasetExamples(ds, cfg, prompts, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := unet.New(cfg, tensor.Float32)
-	tc := unet.DefaultTrainConfig()
-	tc.Steps, tc.Batch, tc.CheckpointEvery = 10, 2, 0
-	tr, err := unet.NewTrainer(u, tc, ex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Run(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: map[string]string{"classes": strings.Join(ds.Classes, ",")}}
-	if err := unet.SaveModel(dir, m, tr.EMA()); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func tinyModel(t *testing.T) string { return testmodel.Tiny(t, "../..") }
 
 // TestGenerate runs the command on a barely trained model: whatever the
 // model samples, the pcap it writes is valid (repair), the same seed gives

@@ -1,0 +1,77 @@
+// Package testmodel trains, for tests of the commands, a Tiny model on two
+// committed classes (dns and ssh) for a few steps and saves it with its
+// repair profile. The model is barely trained: tests that use it check
+// plumbing and validity, not fidelity.
+package testmodel
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"t2t/pcapio"
+	"t2t/repair"
+	"t2t/unet"
+)
+
+// Tiny returns the folder of a freshly trained Tiny model. root is the
+// path of the repository root from the test's directory.
+func Tiny(t testing.TB, root string) string {
+	t.Helper()
+	data := t.TempDir()
+	for _, c := range []string{"dns", "ssh"} {
+		b, err := os.ReadFile(filepath.Join(root, "testdata/captures", c+"-200.pcap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, c+".pcap"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := unet.Tiny()
+	ds, err := pcapio.LoadDataset(data, pcapio.FlowOptions{MaxPackets: cfg.Rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := unet.NewVocab()
+	prompts, err := unet.ClassPrompts(ds.Classes, vocab, cfg.MaxTokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _, err := unet.DatasetExamples(ds, cfg, prompts, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := unet.New(cfg, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := unet.DefaultTrainConfig()
+	tc.Steps, tc.Batch, tc.CheckpointEvery = 10, 2, 0
+	tr, err := unet.NewTrainer(u, tc, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: map[string]string{"classes": strings.Join(ds.Classes, ",")}}
+	if err := unet.SaveModel(dir, m, tr.EMA()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(repair.BuildProfile(ds.Flows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profile.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
