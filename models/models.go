@@ -9,6 +9,7 @@ package models
 import (
 	"embed"
 
+	"t2t/repair"
 	"t2t/unet"
 )
 
@@ -30,3 +31,6 @@ func Profile() []byte {
 	}
 	return b
 }
+
+// DefaultProfile parses the embedded model's repair profile.
+func DefaultProfile() (*repair.Profile, error) { return repair.ParseProfile(Profile()) }
