@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	guidance := fs.Float64("guidance", 2, "classifier-free guidance scale")
 	seed := fs.Uint64("seed", 1, "seed")
 	out := fs.String("out", "", "output folder")
+	only := fs.String("classes", "", "comma-separated classes to generate (default: all the model knows)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,6 +99,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	classes := strings.Split(m.Meta["classes"], ",")
+	if *only != "" {
+		classes = strings.Split(*only, ",")
+	}
 	var stats []ClassStats
 	fmt.Fprintf(stdout, "%-12s %5s %10s %22s %22s %6s %8s %7s\n", "class", "flows", "one-trans", "synthetic tcp/udp/icmp", "real tcp/udp/icmp", "TV", "repair", "s/flow")
 	for _, c := range classes {
