@@ -1,0 +1,142 @@
+package lora
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"t2t/unet"
+)
+
+// Metadata keys of an adapter file.
+const (
+	metaFormat      = "format"
+	metaName        = "lora.name"
+	metaConfig      = "lora.config"
+	metaFingerprint = "lora.base_fingerprint"
+	formatName      = "t2t-lora/1"
+)
+
+// tokensTensor is the name of the saved rows of the new tokens.
+func tokensTensor(name string) string { return "lora." + name + ".tokens" }
+
+// tensors returns the set's tensors as a file holds them (float32).
+func (s *Set) tensors() ([]unet.Tensor, error) {
+	var ts []unet.Tensor
+	for _, p := range s.params.List() {
+		ts = append(ts, unet.Tensor{Name: p.Name, Shape: p.Shape(), Data: float32s(values(p))})
+	}
+	if len(s.Config.Tokens) > 0 {
+		dim := s.u.Config.ContextDim
+		var rows []float32
+		switch {
+		case len(s.tokenIDs) == len(s.Config.Tokens):
+			emb := values(s.u.Params.Get(TokensParam))
+			for _, id := range s.tokenIDs {
+				rows = append(rows, float32s(emb[id*dim:(id+1)*dim])...)
+			}
+		case s.tokenRows != nil:
+			rows = s.tokenRows
+		default:
+			return nil, fmt.Errorf("lora: %s: save: the set has new tokens %v but AddTokens was not called", s.Name, s.Config.Tokens)
+		}
+		ts = append(ts, unet.Tensor{Name: tokensTensor(s.Name), Shape: []int{len(s.Config.Tokens), dim}, Data: rows})
+	}
+	return ts, nil
+}
+
+func float32s(d []float64) []float32 {
+	f := make([]float32, len(d))
+	for i, v := range d {
+		f[i] = float32(v)
+	}
+	return f
+}
+
+// Save writes the set alone to path as safetensors: the adapters' down
+// and up, the rows of its new tokens ("lora.<name>.tokens"), and in the
+// metadata its name, config (JSON) and base fingerprint. The base weights
+// are not saved.
+func (s *Set) Save(path string) error {
+	ts, err := s.tensors()
+	if err != nil {
+		return err
+	}
+	cfg, err := json.Marshal(s.Config)
+	if err != nil {
+		return fmt.Errorf("lora: %s: save: %v", s.Name, err)
+	}
+	meta := map[string]string{
+		metaFormat:      formatName,
+		metaName:        s.Name,
+		metaConfig:      string(cfg),
+		metaFingerprint: s.BaseFingerprint,
+	}
+	return unet.SaveSafetensors(path, ts, meta)
+}
+
+// Load reads an adapter file written by Save for the base model u. It
+// returns the set, detached; call AddTokens to bring in its new tokens.
+// It refuses, with an error matching ErrWrongBase that names both
+// fingerprints, a file made for another base; a file that is not an
+// adapter, is truncated, or whose tensors do not have the names and shapes
+// its config gives on u is refused with an error saying what is wrong.
+func Load(path string, u *unet.UNet) (*Set, error) {
+	ts, meta, err := unet.LoadSafetensors(path)
+	if err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
+	}
+	if f := meta[metaFormat]; f != formatName {
+		return nil, fmt.Errorf("lora: loading %s: format %q, want %q (not an adapter file?)", path, f, formatName)
+	}
+	name := meta[metaName]
+	cfg, err := ParseConfig([]byte(meta[metaConfig]))
+	if err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
+	}
+	fp := Fingerprint(u)
+	if want := meta[metaFingerprint]; want != fp {
+		return nil, fmt.Errorf("%w: %s (adapter %q) was made for base %s, this model is %s", ErrWrongBase, path, name, want, fp)
+	}
+	s, err := New(u, name, cfg, 0)
+	if err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
+	}
+	want, err := s.tensorShapes()
+	if err != nil {
+		return nil, err
+	}
+	if err := unet.CheckTensors(ts, want); err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
+	}
+	byName := map[string][]float32{}
+	for _, t := range ts {
+		byName[t.Name] = t.Data
+	}
+	for _, p := range s.params.List() {
+		src := byName[p.Name]
+		if d := p.Float32s(); d != nil {
+			copy(d, src)
+		} else {
+			d := p.Float64s()
+			for i, v := range src {
+				d[i] = float64(v)
+			}
+		}
+	}
+	if len(cfg.Tokens) > 0 {
+		s.tokenRows = append([]float32(nil), byName[tokensTensor(name)]...)
+	}
+	return s, nil
+}
+
+// tensorShapes lists the tensors a file of the set must hold (no data).
+func (s *Set) tensorShapes() ([]unet.Tensor, error) {
+	var ts []unet.Tensor
+	for _, p := range s.params.List() {
+		ts = append(ts, unet.Tensor{Name: p.Name, Shape: p.Shape()})
+	}
+	if n := len(s.Config.Tokens); n > 0 {
+		ts = append(ts, unet.Tensor{Name: tokensTensor(s.Name), Shape: []int{n, s.u.Config.ContextDim}})
+	}
+	return ts, nil
+}
