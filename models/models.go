@@ -8,6 +8,10 @@ package models
 
 import (
 	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"t2t/repair"
 	"t2t/unet"
@@ -34,3 +38,36 @@ func Profile() []byte {
 
 // DefaultProfile parses the embedded model's repair profile.
 func DefaultProfile() (*repair.Profile, error) { return repair.ParseProfile(Profile()) }
+
+// ProfileFile is the repair profile's file in a model folder.
+const ProfileFile = "profile.json"
+
+// Load returns the model in dir with its repair profile, or the embedded
+// model and profile when dir is "". A folder without profile.json gives a
+// nil profile (repair then uses its defaults).
+func Load(dir string) (*unet.Model, *repair.Profile, error) {
+	if dir == "" {
+		m, err := Default()
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := DefaultProfile()
+		return m, p, err
+	}
+	m, err := unet.LoadModel(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ProfileFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := repair.ParseProfile(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("models: %s: %w", filepath.Join(dir, ProfileFile), err)
+	}
+	return m, p, nil
+}

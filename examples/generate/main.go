@@ -30,7 +30,6 @@ import (
 	"t2t/models"
 	"t2t/pcapio"
 	"t2t/pipeline"
-	"t2t/repair"
 	"t2t/unet"
 )
 
@@ -72,29 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var m *unet.Model
-	var profile []byte
-	var err error
-	if o.model == "" {
-		m, err = models.Default()
-		profile = models.Profile()
-	} else {
-		m, err = unet.LoadModel(o.model)
-		if err == nil {
-			profile, err = os.ReadFile(filepath.Join(o.model, "profile.json"))
-			if errors.Is(err, os.ErrNotExist) {
-				profile, err = nil, nil // repair without a profile: defaults
-			}
-		}
-	}
+	m, prof, err := models.Load(o.model)
 	if err != nil {
 		return err
-	}
-	var prof *repair.Profile
-	if profile != nil {
-		if prof, err = repair.ParseProfile(profile); err != nil {
-			return fmt.Errorf("profile of the model: %w", err)
-		}
 	}
 	switch o.payload {
 	case "snap", "zeros", "random":

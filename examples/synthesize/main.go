@@ -27,7 +27,6 @@ import (
 	"t2t/models"
 	"t2t/pcapio"
 	"t2t/pipeline"
-	"t2t/repair"
 	"t2t/unet"
 )
 
@@ -70,22 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("-out DIR is required")
 	}
-	var m *unet.Model
-	var prof []byte
-	var err error
-	if *modelDir == "" {
-		m, err = models.Default()
-		prof = models.Profile()
-	} else {
-		m, err = unet.LoadModel(*modelDir)
-		if err == nil {
-			prof, err = os.ReadFile(filepath.Join(*modelDir, "profile.json"))
-		}
-	}
-	if err != nil {
-		return err
-	}
-	profile, err := repair.ParseProfile(prof)
+	m, profile, err := models.Load(*modelDir)
 	if err != nil {
 		return err
 	}
