@@ -3,6 +3,7 @@ package lora
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"t2t/unet"
 )
@@ -14,6 +15,7 @@ const (
 	metaConfig      = "lora.config"
 	metaFingerprint = "lora.base_fingerprint"
 	formatName      = "t2t-lora/1"
+	metaExtra       = "extra."
 )
 
 // tokensTensor is the name of the saved rows of the new tokens.
@@ -71,6 +73,9 @@ func (s *Set) Save(path string) error {
 		metaConfig:      string(cfg),
 		metaFingerprint: s.BaseFingerprint,
 	}
+	for k, v := range s.Extra {
+		meta[metaExtra+k] = v
+	}
 	return unet.SaveSafetensors(path, ts, meta)
 }
 
@@ -125,6 +130,14 @@ func Load(path string, u *unet.UNet) (*Set, error) {
 	}
 	if len(cfg.Tokens) > 0 {
 		s.tokenRows = append([]float32(nil), byName[tokensTensor(name)]...)
+	}
+	for k, v := range meta {
+		if e, ok := strings.CutPrefix(k, metaExtra); ok {
+			if s.Extra == nil {
+				s.Extra = map[string]string{}
+			}
+			s.Extra[e] = v
+		}
 	}
 	return s, nil
 }

@@ -1,12 +1,8 @@
 package lora
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"regexp"
 	"sort"
@@ -96,6 +92,9 @@ type Set struct {
 	// BaseFingerprint identifies the base model the set was made for
 	// (see Fingerprint); Load refuses another base.
 	BaseFingerprint string
+	// Extra is free-form metadata saved with the set (under "extra.<key>"
+	// in the file), such as the repair profile of the classes it adds.
+	Extra map[string]string
 
 	u         *unet.UNet
 	params    *unet.Params
@@ -358,40 +357,11 @@ func (s *Set) Freeze() (restore func(), err error) {
 	}, nil
 }
 
-// Fingerprint identifies a base model: the hex SHA-256 of its parameters'
-// names, shapes and values (as float32, so that a float64 copy of a model
-// has its fingerprint), in name order. The token table is left out, as
-// adapters write their new tokens' rows into it. Merged adapters change
-// the fingerprint: load adapters before merging any.
-func Fingerprint(u *unet.UNet) string {
-	h := sha256.New()
-	var buf []byte
-	for _, p := range u.Params.Sorted() {
-		if p.Name == TokensParam {
-			continue
-		}
-		buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(len(p.Name)))
-		buf = append(buf, p.Name...)
-		s := p.Shape()
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
-		for _, d := range s {
-			buf = binary.LittleEndian.AppendUint64(buf, uint64(d))
-		}
-		h.Write(buf)
-		buf = buf[:0]
-		if f := p.Float32s(); f != nil {
-			for _, v := range f {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			}
-		} else {
-			for _, v := range p.Float64s() {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(v)))
-			}
-		}
-		h.Write(buf)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
+// Fingerprint identifies a base model (unet.Fingerprint): the hex
+// SHA-256 of its parameters but the token table, which adapters write
+// their new tokens' rows into. Merged adapters change the fingerprint:
+// load adapters before merging any.
+func Fingerprint(u *unet.UNet) string { return unet.Fingerprint(u) }
 
 // ErrWrongBase is matched (errors.Is) by the error of loading an adapter
 // onto a model other than the one it was made for.

@@ -177,6 +177,7 @@ func TestSaveLoad(t *testing.T) {
 	if _, err := s.AddTokens(unet.NewVocab()); err != nil {
 		t.Fatal(err)
 	}
+	s.Extra = map[string]string{"profile": `{"classes":{}}`}
 	path := filepath.Join(dir, "a.safetensors")
 	if err := s.Save(path); err != nil {
 		t.Fatal(err)
@@ -191,6 +192,9 @@ func TestSaveLoad(t *testing.T) {
 	s2, err := Load(path, u2)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s2.Extra["profile"] != s.Extra["profile"] || len(s2.Extra) != 1 {
+		t.Fatalf("extra metadata %v, saved %v", s2.Extra, s.Extra)
 	}
 	if s2.Name != "shelf" || s2.Config.Rank != 2 || len(s2.Adapters) != len(s.Adapters) {
 		t.Fatalf("loaded %s rank %d with %d adapters", s2.Name, s2.Config.Rank, len(s2.Adapters))

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,18 @@ type Options struct {
 	// start FlowGap apart (zero: 50 ms).
 	Start   time.Time
 	FlowGap time.Duration
+	// Transport picks the transport word appended to the prompt of each
+	// flow, for models trained with transport prompts
+	// (unet.TrainedWithTransport):
+	//   "" or "mix": the class's mix in the profile — N flows are split
+	//       over tcp/udp/icmp by the class's share of real flows (largest
+	//       remainders: a class with 17% TCP flows gets round(0.17·N) "tcp"
+	//       flows), and shuffled with the seed;
+	//   "tcp", "udp", "icmp": every flow;
+	//   "none": the prompt as given.
+	// A prompt that names a transport itself is used as given, as is
+	// every prompt when the model or the profile has no transports.
+	Transport string
 }
 
 // Output of a generation.
@@ -44,6 +57,9 @@ type Output struct {
 	Empty    int              // flows repair found nothing usable in
 	Packets  []pcapio.Packet  // all flows' packets in time order, as written
 	Sampling time.Duration    // time spent denoising
+	// Prompts is the prompt each matrix was sampled with (the prompt and
+	// its transport word, see Options.Transport).
+	Prompts []string
 }
 
 // BitsChanged is the mean number of bits repair changed per flow.
@@ -82,13 +98,50 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 		return nil, fmt.Errorf("pipeline: payload %q: want snap, zeros or random", opt.Payload)
 	}
 	out := &Output{Class: ClassOf(m, prompt)}
-	t0 := time.Now()
-	var err error
-	out.Matrices, err = unet.Sample(ctx, p, m.Vocab, m.Noise, prompt, opt.SampleOptions)
+	groups, err := transportGroups(m, prompt, out.Class, opt)
 	if err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
+	total, done := 0, 0
+	bs := opt.Batch
+	for _, g := range groups {
+		b := bs
+		if b <= 0 || b > g.n {
+			b = g.n
+		}
+		total += (g.n + b - 1) / b * opt.Steps
+	}
+	for i, g := range groups {
+		so := opt.SampleOptions
+		so.N = g.n
+		so.Seed = opt.Seed + uint64(i)*0x9e3779b97f4a7c15
+		if opt.Progress != nil {
+			base := done
+			so.Progress = func(d, _ int) { opt.Progress(base+d, total) }
+		}
+		ms, err := unet.Sample(ctx, p, m.Vocab, m.Noise, g.prompt, so)
+		if err != nil {
+			return nil, err
+		}
+		b := bs
+		if b <= 0 || b > g.n {
+			b = g.n
+		}
+		done += (g.n + b - 1) / b * opt.Steps
+		out.Matrices = append(out.Matrices, ms...)
+		for range ms {
+			out.Prompts = append(out.Prompts, g.prompt)
+		}
+	}
 	out.Sampling = time.Since(t0)
+	if len(groups) > 1 {
+		sh := rand.New(rand.NewPCG(opt.Seed, 0x6d6978))
+		sh.Shuffle(len(out.Matrices), func(i, j int) {
+			out.Matrices[i], out.Matrices[j] = out.Matrices[j], out.Matrices[i]
+			out.Prompts[i], out.Prompts[j] = out.Prompts[j], out.Prompts[i]
+		})
+	}
 	start, gap := opt.Start, opt.FlowGap
 	if start.IsZero() {
 		start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -119,6 +172,89 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 		}
 	}
 	return out, nil
+}
+
+type group struct {
+	prompt string
+	n      int
+}
+
+// transportGroups splits the opt.N flows of a prompt into prompts with
+// their transport word (see Options.Transport).
+func transportGroups(m *unet.Model, prompt, class string, opt Options) ([]group, error) {
+	if opt.N < 1 {
+		return nil, fmt.Errorf("pipeline: %d flows: want at least 1", opt.N)
+	}
+	plain := []group{{prompt, opt.N}}
+	switch opt.Transport {
+	case "none":
+		return plain, nil
+	case "", "mix", "tcp", "udp", "icmp":
+	default:
+		return nil, fmt.Errorf("pipeline: transport %q: want mix, none, tcp, udp or icmp", opt.Transport)
+	}
+	trained := unet.TrainedWithTransport(m.Vocab)
+	for _, w := range strings.Fields(strings.ToLower(prompt)) {
+		if slices.Contains(unet.TransportWords, w) {
+			return plain, nil // the prompt names its transport
+		}
+	}
+	if opt.Transport != "" && opt.Transport != "mix" {
+		if !trained {
+			return nil, fmt.Errorf("pipeline: transport %q: the model was not trained with transport prompts", opt.Transport)
+		}
+		return []group{{prompt + " " + opt.Transport, opt.N}}, nil
+	}
+	cp := opt.Profile.Class(class)
+	if !trained || cp == nil {
+		return plain, nil
+	}
+	split := SplitByMix(cp.Transport, opt.N)
+	var gs []group
+	for k, w := range unet.TransportWords {
+		if split[k] > 0 {
+			gs = append(gs, group{prompt + " " + w, split[k]})
+		}
+	}
+	if len(gs) == 0 {
+		return plain, nil
+	}
+	return gs, nil
+}
+
+// SplitByMix splits n flows over unet.TransportWords (tcp, udp, icmp) in
+// proportion to mix (flows per transport word, as a repair profile counts
+// them) by largest remainders, ties to the earlier word: the counts sum to
+// n and each is within one of its exact share. An empty mix gives zeros.
+func SplitByMix(mix map[string]int, n int) [3]int {
+	var out [3]int
+	total := 0
+	for _, w := range unet.TransportWords {
+		total += max(mix[w], 0)
+	}
+	if total == 0 || n <= 0 {
+		return out
+	}
+	var rem [3]float64
+	given := 0
+	for k, w := range unet.TransportWords {
+		exact := float64(n) * float64(max(mix[w], 0)) / float64(total)
+		out[k] = int(exact)
+		rem[k] = exact - float64(out[k])
+		given += out[k]
+	}
+	for given < n {
+		best := -1
+		for k := range rem {
+			if best < 0 || rem[k] > rem[best] {
+				best = k
+			}
+		}
+		out[best]++
+		rem[best] = -1
+		given++
+	}
+	return out
 }
 
 // WritePcap writes packets to an Ethernet pcap.

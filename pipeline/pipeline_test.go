@@ -1,9 +1,13 @@
 package pipeline
 
 import (
+	"context"
+	"slices"
 	"testing"
 
 	"t2t"
+	"t2t/internal/testmodel"
+	"t2t/models"
 	"t2t/pcapio"
 	"t2t/unet"
 )
@@ -40,5 +44,95 @@ func TestTransports(t *testing.T) {
 	ms[0].SetBit(0, c, 1)
 	if _, one := Transports(ms[:1]); one[0] {
 		t.Error("a row with TCP and UDP counted as consistent")
+	}
+}
+
+// TestSplitByMix: counts sum to n, each within one of its exact share.
+func TestSplitByMix(t *testing.T) {
+	for _, c := range []struct {
+		mix  map[string]int
+		n    int
+		want [3]int
+	}{
+		{map[string]int{"tcp": 11, "udp": 53}, 20, [3]int{3, 17, 0}},
+		{map[string]int{"tcp": 21, "udp": 43}, 20, [3]int{7, 13, 0}},
+		{map[string]int{"icmp": 5}, 3, [3]int{0, 0, 3}},
+		{map[string]int{"tcp": 1, "udp": 1, "icmp": 1}, 4, [3]int{2, 1, 1}},
+		{map[string]int{}, 4, [3]int{}},
+	} {
+		if got := SplitByMix(c.mix, c.n); got != c.want {
+			t.Errorf("SplitByMix(%v, %d) = %v, want %v", c.mix, c.n, got, c.want)
+		}
+	}
+	for n := 1; n < 50; n++ {
+		mix := map[string]int{"tcp": 7, "udp": 41, "icmp": 3}
+		got := SplitByMix(mix, n)
+		if got[0]+got[1]+got[2] != n {
+			t.Fatalf("n=%d: %v", n, got)
+		}
+		for k, w := range unet.TransportWords {
+			d := float64(got[k]) - float64(n*mix[w])/51
+			if d <= -1 || d >= 1 {
+				t.Errorf("n=%d: %s %d", n, w, got[k])
+			}
+		}
+	}
+}
+
+// TestGenerateTransportMix: with a model that knows the transport words,
+// a class prompt is split over its profile's mix, deterministically; a
+// prompt naming its transport, -transport none and a fixed transport are
+// kept; a model without the words refuses a fixed transport.
+func TestGenerateTransportMix(t *testing.T) {
+	dir := testmodel.Tiny(t, "..")
+	m, prof, err := models.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.Classes["dns"].Transport = map[string]int{"tcp": 3, "udp": 5}
+	gen := func(prompt, transport string) *Output {
+		t.Helper()
+		o, err := Generate(context.Background(), m, prompt, Options{Profile: prof, Transport: transport,
+			SampleOptions: unet.SampleOptions{N: 8, Steps: 2, Seed: 3, Batch: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Matrices) != 8 || len(o.Prompts) != 8 {
+			t.Fatalf("%q: %d matrices, %d prompts", prompt, len(o.Matrices), len(o.Prompts))
+		}
+		return o
+	}
+	count := func(o *Output) map[string]int {
+		c := map[string]int{}
+		for _, p := range o.Prompts {
+			c[p]++
+		}
+		return c
+	}
+	a := gen("dns", "")
+	if c := count(a); c["dns tcp"] != 3 || c["dns udp"] != 5 {
+		t.Errorf("mix: prompts %v, want 3 dns tcp and 5 dns udp", c)
+	}
+	b := gen("dns", "mix")
+	for i := range a.Matrices {
+		if a.Prompts[i] != b.Prompts[i] || !slices.Equal(a.Matrices[i].Bits, b.Matrices[i].Bits) {
+			t.Fatalf("flow %d differs between two runs with the same seed", i)
+		}
+	}
+	if c := count(gen("dns udp", "")); c["dns udp"] != 8 {
+		t.Errorf("prompt with its transport: %v", c)
+	}
+	if c := count(gen("dns", "none")); c["dns"] != 8 {
+		t.Errorf("none: %v", c)
+	}
+	if c := count(gen("type-1", "tcp")); c["type-1 tcp"] != 8 {
+		t.Errorf("tcp: %v", c)
+	}
+	if _, err := Generate(context.Background(), m, "dns", Options{Transport: "sctp", SampleOptions: unet.SampleOptions{N: 1, Steps: 1}}); err == nil {
+		t.Error("transport sctp: no error")
+	}
+	m.Vocab = unet.NewVocab("dns", "ssh", "type-0", "type-1")
+	if _, err := Generate(context.Background(), m, "dns", Options{Transport: "tcp", SampleOptions: unet.SampleOptions{N: 1, Steps: 1}}); err == nil {
+		t.Error("fixed transport on a model without transport words: no error")
 	}
 }

@@ -72,9 +72,74 @@ func DatasetExamples(ds *pcapio.Dataset, cfg Config, prompts map[string][][]int,
 			if err := ToInput(x, m, cfg.Rows); err != nil {
 				return nil, nil, err
 			}
-			ex = append(ex, Example{X: x, Prompts: prompts[c]})
+			ex = append(ex, Example{X: x, Prompts: prompts[c], Transport: TransportWord(f.Key.Proto)})
 			counts[c]++
 		}
 	}
 	return ex, counts, nil
+}
+
+// TransportWords are the prompt words naming a flow's transport protocol.
+// A model trained with AddTransportPrompts takes prompts like "dns tcp";
+// the pipeline uses them to generate a class's mix of TCP and UDP flows.
+var TransportWords = []string{"tcp", "udp", "icmp"}
+
+// TransportWord names an IP protocol number as a prompt word: "tcp",
+// "udp", "icmp" (ICMPv4, the one nPrint encodes), or "" for any other.
+func TransportWord(proto uint8) string {
+	switch proto {
+	case t2t.ProtoTCP:
+		return "tcp"
+	case t2t.ProtoUDP:
+		return "udp"
+	case t2t.ProtoICMP:
+		return "icmp"
+	}
+	return ""
+}
+
+// AddTransportPrompts adds the TransportWords to vocab and, to every
+// example whose Transport is known, a copy of each of its prompts with the
+// transport word appended ("dns" -> "dns tcp"), so that the model learns
+// both the class alone and the class with its transport. It fails if a
+// prompt has no room left for the word.
+func AddTransportPrompts(ex []Example, vocab *Vocab, maxTokens int) error {
+	ids := map[string]int{}
+	for _, w := range TransportWords {
+		ids[w], _ = vocab.Add(w)
+	}
+	for i := range ex {
+		id, ok := ids[ex[i].Transport]
+		if !ok {
+			continue
+		}
+		n := len(ex[i].Prompts)
+		for _, p := range ex[i].Prompts[:n] {
+			if len(p) != maxTokens {
+				return fmt.Errorf("unet: example %d: prompt of %d tokens, want %d", i, len(p), maxTokens)
+			}
+			k := 0
+			for k < len(p) && p[k] != NullID {
+				k++
+			}
+			if k == len(p) {
+				return fmt.Errorf("unet: example %d: prompt %v has no room for the transport word (MaxTokens %d)", i, p, maxTokens)
+			}
+			q := append([]int(nil), p...)
+			q[k] = id
+			ex[i].Prompts = append(ex[i].Prompts, q)
+		}
+	}
+	return nil
+}
+
+// TrainedWithTransport reports whether a vocabulary holds the
+// TransportWords, as one of a model trained with AddTransportPrompts does.
+func TrainedWithTransport(v *Vocab) bool {
+	for _, w := range TransportWords {
+		if _, ok := v.ID(w); !ok {
+			return false
+		}
+	}
+	return true
 }

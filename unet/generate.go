@@ -176,11 +176,25 @@ func (g *Generator) net(b int) (*Net, error) {
 // sampler asks for both the conditional and the unconditional prediction,
 // the model runs once on a doubled batch.
 func (g *Generator) DenoiseFunc(tokens []int) (sampler.DenoiseFunc, error) {
+	return g.DenoiseFuncControl(tokens, nil)
+}
+
+// DenoiseFuncControl is DenoiseFunc for a Controlled predictor: control
+// holds each sample's control image (ControlCols·Rows values per sample);
+// the unconditional prediction sees the same control.
+func (g *Generator) DenoiseFuncControl(tokens []int, control []float32) (sampler.DenoiseFunc, error) {
 	c := g.Pred.Base().Config
 	if len(tokens) == 0 || len(tokens)%c.MaxTokens != 0 {
 		return nil, fmt.Errorf("unet: %d prompt tokens for prompts of %d", len(tokens), c.MaxTokens)
 	}
 	b := len(tokens) / c.MaxTokens
+	cp, controlled := g.Pred.(Controlled)
+	switch {
+	case controlled && len(control) != b*c.Rows*cp.ControlCols():
+		return nil, fmt.Errorf("unet: control of %d values for %d samples of %dx%d", len(control), b, c.Rows, cp.ControlCols())
+	case !controlled && control != nil:
+		return nil, fmt.Errorf("unet: a control image for a predictor that takes none")
+	}
 	null := NullPrompt(len(tokens))
 	return func(x []float32, t int, need sampler.Need) (cond, uncond []float32, err error) {
 		if len(x) != b*c.InputSize() {
@@ -198,6 +212,15 @@ func (g *Generator) DenoiseFunc(tokens []int) (sampler.DenoiseFunc, error) {
 			}
 			if err := net.SetInputs(xs, ts, toks); err != nil {
 				return nil, err
+			}
+			if controlled {
+				ctl := control
+				if n > b {
+					ctl = append(append([]float32(nil), control...), control...)
+				}
+				if err := net.SetControl(ctl); err != nil {
+					return nil, err
+				}
 			}
 			if err := net.Run(); err != nil {
 				return nil, err

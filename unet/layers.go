@@ -43,7 +43,7 @@ type Linear struct {
 // NewLinear registers <name>.weight [in,out] and, with bias, <name>.bias
 // [out]. zero makes the weight start at 0 (output convolutions).
 func NewLinear(ps *Params, name string, in, out int, bias, zero bool, rng *rand.Rand) *Linear {
-	l := &Linear{Name: name, In: in, Out: out}
+	l := &Linear{Name: ps.Prefix + name, In: in, Out: out}
 	init := InitUniform
 	if zero {
 		init = InitZeros

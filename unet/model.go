@@ -55,17 +55,51 @@ type level struct {
 
 // New builds a UNet of dtype dt (tensor.Float32 for models, Float64 for
 // gradient checks) with weights drawn from cfg.Seed.
-func New(cfg Config, dt tensor.Dtype) (*UNet, error) {
+func New(cfg Config, dt tensor.Dtype) (*UNet, error) { return build(cfg, dt, "", false) }
+
+// EncoderCopy returns a copy of base's encoder and middle block — time
+// embedding, pooled prompt, patch embedding, encoder levels, mid — with
+// base's weights, every parameter name prefixed with prefix (a ControlNet
+// names its copy "control."). The copy has no token table (it reads the
+// prompt context base computes, see EncoderCtx) and no decoder: use its
+// EncoderCtx and Mid, not Forward.
+func EncoderCopy(base *UNet, prefix string) (*UNet, error) {
+	if prefix == "" {
+		return nil, fmt.Errorf("unet: encoder copy: empty prefix")
+	}
+	u, err := build(base.Config, base.Params.Dtype, prefix, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range u.Params.List() {
+		src := base.Params.Get(p.Name[len(prefix):])
+		if src == nil {
+			return nil, fmt.Errorf("unet: encoder copy: base has no %s", p.Name[len(prefix):])
+		}
+		switch d := p.Value.Data().(type) {
+		case []float32:
+			copy(d, src.Float32s())
+		case []float64:
+			copy(d, src.Float64s())
+		}
+	}
+	return u, nil
+}
+
+func build(cfg Config, dt tensor.Dtype, prefix string, encoderOnly bool) (*UNet, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7432742))
 	ps := NewParams(dt)
+	ps.Prefix = prefix
 	u := &UNet{Config: cfg, Params: ps}
 	ch := cfg.Channels
 	e, gr := cfg.EmbedDim, cfg.Groups
 	u.time = NewTimestepEmbedding(ps, "time", cfg.TimeDim, e, rng)
-	u.tokens = ps.New("tokens.embedding", []int{cfg.VocabCap, cfg.ContextDim}, InitNormal, 0, 1, rng)
+	if !encoderOnly {
+		u.tokens = ps.New("tokens.embedding", []int{cfg.VocabCap, cfg.ContextDim}, InitNormal, 0, 1, rng)
+	}
 	if cfg.PoolPrompt {
 		u.pool = NewLinear(ps, "tokens.pool", cfg.ContextDim, e, true, false, rng)
 	}
@@ -95,6 +129,9 @@ func New(cfg Config, dt tensor.Dtype) (*UNet, error) {
 	u.self = NewAttention(ps, "mid.self", last, last, cfg.Heads, rng)
 	u.cross = NewAttention(ps, "mid.cross", last, cfg.ContextDim, cfg.Heads, rng)
 	u.mid[1] = NewResBlock(ps, "mid.res.1", last, last, e, gr, rng)
+	if encoderOnly {
+		return u, nil
+	}
 	for i := len(ch) - 1; i >= 0; i-- {
 		c := ch[i]
 		lv := &level{}
@@ -125,6 +162,9 @@ type Inputs struct {
 	X      *G.Node // noisy sample [B, Rows, 3·Cols]
 	Time   *G.Node // sinusoidal timestep embedding [B, TimeDim] (see Sinusoidal)
 	Tokens *G.Node // one-hot prompt tokens [B·MaxTokens, VocabCap]
+	// Control is the control image [B, Rows, ControlCols] of a Controlled
+	// predictor (a ControlNet); nil for others.
+	Control *G.Node
 }
 
 // Residuals are added to the UNet's skip connections (one per level, at
@@ -157,8 +197,14 @@ func (u *UNet) Context(g *Graph, tokens *G.Node) *G.Node {
 // lowest-resolution features, the time embedding and the context.
 // ControlNet reuses it on its trainable copy.
 func (u *UNet) Encoder(g *Graph, in Inputs, hint *G.Node) (skips []*G.Node, h, temb, ctx *G.Node) {
+	return u.EncoderCtx(g, in, hint, u.Context(g, in.Tokens))
+}
+
+// EncoderCtx is Encoder with the prompt context given (an EncoderCopy
+// has no token table of its own: it takes its base's context). hint, when
+// not nil, is added to the patch embedding ([B, Rows, Channels[0]]).
+func (u *UNet) EncoderCtx(g *Graph, in Inputs, hint, ctx *G.Node) (skips []*G.Node, h, temb, _ *G.Node) {
 	temb = u.time.Forward(g, in.Time)
-	ctx = u.Context(g, in.Tokens)
 	// the prompt, pooled over its tokens, joins the time embedding, so
 	// that every ResBlock is conditioned on it, not only the attention
 	// layers

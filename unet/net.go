@@ -18,6 +18,16 @@ type Predictor interface {
 	Build(g *Graph, in Inputs) *G.Node
 }
 
+// Controlled is a Predictor that also reads a control image per sample,
+// ControlCols values for each of the Rows packets (a ControlNet's
+// structure map). Compile gives its nets an Inputs.Control node; Net's
+// SetControl fills it, the Trainer fills it from Example.Control and Sample
+// from SampleOptions.Control.
+type Controlled interface {
+	Predictor
+	ControlCols() int
+}
+
 // Build makes UNet a Predictor.
 func (u *UNet) Build(g *Graph, in Inputs) *G.Node { return u.Forward(g, in, nil) }
 
@@ -38,6 +48,7 @@ type Net struct {
 	vm       G.VM
 	x, t, tk *tensor.Dense
 	tgt      *tensor.Dense
+	ctl      *tensor.Dense // control image, for a Controlled predictor
 }
 
 // Compile builds p for batches of b samples; withLoss adds the training
@@ -48,6 +59,11 @@ func Compile(p Predictor, b int, withLoss bool) (*Net, error) {
 	g := NewGraph(u.Params)
 	n := &Net{B: b, Graph: g, pred: p}
 	n.In = u.NewInputs(g, b)
+	dt := u.Params.Dtype
+	if cp, ok := p.(Controlled); ok {
+		n.In.Control = g.Input("control", b, c.Rows, cp.ControlCols())
+		n.ctl = tensor.New(tensor.Of(dt), tensor.WithShape(b, c.Rows, cp.ControlCols()))
+	}
 	var err error
 	func() {
 		defer func() {
@@ -66,7 +82,6 @@ func Compile(p Predictor, b int, withLoss bool) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	dt := u.Params.Dtype
 	n.x = tensor.New(tensor.Of(dt), tensor.WithShape(b, c.Rows, 3*c.Cols))
 	n.t = tensor.New(tensor.Of(dt), tensor.WithShape(b, c.TimeDim))
 	n.tk = tensor.New(tensor.Of(dt), tensor.WithShape(b*c.MaxTokens, c.VocabCap))
@@ -149,6 +164,35 @@ func (n *Net) SetInputs(x []float32, ts []int, tokens []int) error {
 		}
 	}
 	return nil
+}
+
+// ControlSize is the number of control values per sample (0 for a
+// predictor without control).
+func (n *Net) ControlSize() int {
+	if n.ctl == nil {
+		return 0
+	}
+	return n.ctl.Shape()[1] * n.ctl.Shape()[2]
+}
+
+// SetControl fills the control image of a Controlled predictor's net: B
+// samples of ControlSize values.
+func (n *Net) SetControl(ctl []float32) error {
+	if n.ctl == nil {
+		return fmt.Errorf("unet: this predictor takes no control image")
+	}
+	if len(ctl) != n.B*n.ControlSize() {
+		return fmt.Errorf("unet: control of %d values for a batch of %d x %d", len(ctl), n.B, n.ControlSize())
+	}
+	switch d := n.ctl.Data().(type) {
+	case []float32:
+		copy(d, ctl)
+	case []float64:
+		for i, v := range ctl {
+			d[i] = float64(v)
+		}
+	}
+	return G.Let(n.In.Control, n.ctl)
 }
 
 // SetTarget fills the training target.

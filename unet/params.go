@@ -40,8 +40,11 @@ func (p *Param) Float64s() []float64 {
 // Params is a registry of named parameters in creation order.
 type Params struct {
 	Dtype tensor.Dtype
-	list  []*Param
-	byKey map[string]*Param
+	// Prefix is put before every name New registers ("control." for a
+	// ControlNet's copy of the encoder).
+	Prefix string
+	list   []*Param
+	byKey  map[string]*Param
 }
 
 // NewParams returns an empty registry of parameters of dtype dt (Float32
@@ -64,6 +67,7 @@ const (
 // from rng, so the same seed gives the same weights. fanIn sets the uniform
 // bound; scale the normal std or a multiplier on the uniform bound.
 func (ps *Params) New(name string, shape []int, init Init, fanIn int, scale float64, rng *rand.Rand) *Param {
+	name = ps.Prefix + name
 	if _, ok := ps.byKey[name]; ok {
 		panic(fmt.Sprintf("unet: parameter %q registered twice", name))
 	}

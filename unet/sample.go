@@ -20,6 +20,10 @@ type SampleOptions struct {
 	Batch int
 	// Progress, when set, is called after every denoising step.
 	Progress func(done, total int)
+	// Control holds control images for a Controlled predictor (a
+	// ControlNet): flow i is steered by Control[i % len(Control)], each
+	// Rows·ControlCols values.
+	Control [][]float32
 }
 
 // Sample generates opt.N flow matrices for a prompt with predictor p (a
@@ -58,7 +62,22 @@ func Sample(ctx context.Context, p Predictor, vocab *Vocab, noise sampler.Config
 		for i := 0; i < b; i++ {
 			tk = append(tk, toks...)
 		}
-		f, err := g.DenoiseFunc(tk)
+		var ctl []float32
+		if cp, ok := p.(Controlled); ok {
+			if len(opt.Control) == 0 {
+				return nil, fmt.Errorf("unet: sample: the predictor needs control images")
+			}
+			for i := 0; i < b; i++ {
+				ci := opt.Control[(len(out)+i)%len(opt.Control)]
+				if len(ci) != c.Rows*cp.ControlCols() {
+					return nil, fmt.Errorf("unet: sample: control image %d has %d values, want %d", (len(out)+i)%len(opt.Control), len(ci), c.Rows*cp.ControlCols())
+				}
+				ctl = append(ctl, ci...)
+			}
+		} else if len(opt.Control) > 0 {
+			return nil, fmt.Errorf("unet: sample: control images for a predictor that takes none")
+		}
+		f, err := g.DenoiseFuncControl(tk, ctl)
 		if err != nil {
 			return nil, err
 		}

@@ -79,6 +79,13 @@ func (c TrainConfig) Validate() error {
 type Example struct {
 	X       []float32
 	Prompts [][]int
+	// Control is the example's control image, for training a Controlled
+	// predictor (Rows·ControlCols values); nil otherwise.
+	Control []float32
+	// Transport is the flow's transport protocol word ("tcp", "udp",
+	// "icmp"; "" if unknown), set by DatasetExamples; AddTransportPrompts
+	// uses it.
+	Transport string
 }
 
 // Progress is reported after every step.
@@ -142,6 +149,9 @@ func NewTrainer(p Predictor, cfg TrainConfig, data []Example) (*Trainer, error) 
 				return nil, fmt.Errorf("unet: train: example %d: prompt of %d tokens, model wants %d", i, len(pr), c.MaxTokens)
 			}
 		}
+		if cp, ok := p.(Controlled); ok && len(e.Control) != c.Rows*cp.ControlCols() {
+			return nil, fmt.Errorf("unet: train: example %d has a control image of %d values, the predictor wants %d", i, len(e.Control), c.Rows*cp.ControlCols())
+		}
 	}
 	sched, err := sampler.NewSchedule(cfg.Noise)
 	if err != nil {
@@ -194,13 +204,15 @@ func (t *Trainer) lr(step int) float64 {
 }
 
 // batch draws the next batch: examples, timesteps, noise, prompts.
-func (t *Trainer) batch(x, target []float32, ts, tokens []int) error {
+func (t *Trainer) batch(x, target, ctl []float32, ts, tokens []int) error {
 	c := t.Pred.Base().Config
 	n := c.InputSize()
+	cn := len(ctl) / t.Config.Batch
 	T := t.Config.Noise.NumTrainTimesteps
 	noise := make([]float32, n)
 	for b := 0; b < t.Config.Batch; b++ {
 		e := t.Data[t.rng.IntN(len(t.Data))]
+		copy(ctl[b*cn:(b+1)*cn], e.Control)
 		ts[b] = t.rng.IntN(T)
 		for i := range noise {
 			noise[i] = float32(t.rng.NormFloat64())
@@ -234,6 +246,10 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) error {
 	target := make([]float32, len(x))
 	ts := make([]int, B)
 	tokens := make([]int, B*c.MaxTokens)
+	var ctl []float32
+	if cp, ok := t.Pred.(Controlled); ok {
+		ctl = make([]float32, B*c.Rows*cp.ControlCols())
+	}
 	start := time.Now()
 	first := t.Step
 	for t.Step < t.Config.Steps {
@@ -245,11 +261,16 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) error {
 			}
 			return err
 		}
-		if err := t.batch(x, target, ts, tokens); err != nil {
+		if err := t.batch(x, target, ctl, ts, tokens); err != nil {
 			return err
 		}
 		if err := t.net.SetInputs(x, ts, tokens); err != nil {
 			return err
+		}
+		if ctl != nil {
+			if err := t.net.SetControl(ctl); err != nil {
+				return err
+			}
 		}
 		if err := t.net.SetTarget(target); err != nil {
 			return err

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"t2t"
+	"t2t/lora"
 	"t2t/models"
 	"t2t/pcapio"
 	"t2t/pipeline"
@@ -48,8 +49,15 @@ type options struct {
 	guidance                           float64
 	seed                               uint64
 	quiet, raw                         bool
-	payload                            string
+	payload, transport                 string
+	loras                              multi
 }
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
@@ -68,12 +76,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.quiet, "q", false, "no progress")
 	fs.BoolVar(&o.raw, "raw", false, "write the rows as decoded, without repair (lengths and checksums fixed only)")
 	fs.StringVar(&o.payload, "payload", "snap", "payload of repaired packets: snap (cut after the headers), zeros or random")
+	fs.StringVar(&o.transport, "transport", "mix", "transport word added to the prompt per flow: mix (the class's real mix of TCP/UDP/ICMP flows), tcp, udp, icmp or none")
+	fs.Var(&o.loras, "lora", "LoRA adapter file[:weight] made by examples/finetune (repeatable; weight 1 by default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	m, prof, err := models.Load(o.model)
 	if err != nil {
 		return err
+	}
+	for _, spec := range o.loras {
+		var s *lora.Set
+		if s, prof, err = pipeline.AttachAdapter(m, prof, spec); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "adapter %s: %d layers, new prompts: %s\n", s.Name, len(s.Adapters), strings.Join(s.Config.Tokens, " "))
 	}
 	switch o.payload {
 	case "snap", "zeros", "random":
@@ -111,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			len(flows), o.prompt, n, o.out, skipped, gen.Seconds()/float64(len(flows)))
 		return nil
 	}
-	out, err := pipeline.Generate(ctx, m, o.prompt, pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload})
+	out, err := pipeline.Generate(ctx, m, o.prompt, pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 
 	"t2t/evaluate"
 	"t2t/internal/testmodel"
+	"t2t/lora"
+	"t2t/models"
 )
 
 func tinyModel(t *testing.T) string { return testmodel.Tiny(t, "../..") }
@@ -116,5 +118,65 @@ func TestEmbeddedModelPcapsAreValid(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestGenerateWithAdapter: -lora file[:weight] loads an adapter with a new
+// prompt word onto the model. The adapter is fresh (it adds nothing) and
+// its word's embedding is ssh's, so "novel" must sample exactly the flow
+// images "ssh" does with the same seed. A file that is not an adapter for
+// this model is refused.
+func TestGenerateWithAdapter(t *testing.T) {
+	model := tinyModel(t)
+	m, _, err := models.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := lora.DefaultConfig()
+	cfg.Tokens = []string{"novel"}
+	s, err := lora.New(m.UNet, "novel", cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.AddTokens(m.Vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh, _ := m.Vocab.ID("ssh")
+	emb := m.UNet.Params.Get(lora.TokensParam).Float32s()
+	d := m.UNet.Config.ContextDim
+	copy(emb[ids[0]*d:(ids[0]+1)*d], emb[ssh*d:(ssh+1)*d])
+	dir := t.TempDir()
+	path := filepath.Join(dir, "novel.safetensors")
+	if err := s.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "g.pcap")
+	if err := run(context.Background(), []string{"-model", model, "-prompt", "novel", "-n", "2", "-steps", "3", "-out", out, "-q"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown prompt without the adapter: no error")
+	}
+	var stderr strings.Builder
+	pngA, pngB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "3", "-out", out, "-png", pngA, "-q", "-transport", "none"}, io.Discard, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "adapter novel") {
+		t.Errorf("no adapter line: %q", stderr.String())
+	}
+	if c, err := evaluate.CheckFile(out); err != nil || c.Errors() != 0 {
+		t.Fatalf("adapter flows: %v, %+v", err, c)
+	}
+	if err := run(context.Background(), []string{"-model", model, "-prompt", "ssh", "-n", "2", "-steps", "3", "-out", out, "-png", pngB, "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"flow-000.png", "flow-001.png"} {
+		a, errA := os.ReadFile(filepath.Join(pngA, f))
+		b, errB := os.ReadFile(filepath.Join(pngB, f))
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s: novel (fresh adapter, ssh's embedding) differs from ssh (%v %v)", f, errA, errB)
+		}
+	}
+	if err := run(context.Background(), []string{"-model", model, "-lora", filepath.Join(model, "model.safetensors"), "-prompt", "dns", "-out", out, "-q"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not an adapter") {
+		t.Fatalf("base weights as an adapter: %v", err)
 	}
 }

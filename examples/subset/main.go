@@ -46,19 +46,13 @@ func run(args []string) error {
 		return err
 	}
 	for _, c := range ds.Classes {
-		var all []*pcapio.Flow
+		all := 0
 		for _, f := range ds.Flows[c] {
 			if len(f.Packets) >= *minPackets {
-				all = append(all, f)
+				all++
 			}
 		}
-		keep := all
-		if len(all) > *flows {
-			keep = make([]*pcapio.Flow, *flows)
-			for i := range keep {
-				keep[i] = all[i*len(all) / *flows]
-			}
-		}
+		keep := pcapio.Stratified(ds.Flows[c], *flows, *minPackets)
 		var ps []pcapio.Packet
 		for _, f := range keep {
 			ps = append(ps, f.Packets...)
@@ -87,7 +81,7 @@ func run(args []string) error {
 		if err := f.Close(); err != nil {
 			return err
 		}
-		fmt.Printf("%-12s %4d of %4d flows, %5d packets\n", c, len(keep), len(all), len(ps))
+		fmt.Printf("%-12s %4d of %4d flows, %5d packets\n", c, len(keep), all, len(ps))
 	}
 	return nil
 }

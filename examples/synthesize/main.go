@@ -20,10 +20,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"t2t"
+	"t2t/lora"
 	"t2t/models"
 	"t2t/pcapio"
 	"t2t/pipeline"
@@ -63,6 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	out := fs.String("out", "", "output folder")
 	only := fs.String("classes", "", "comma-separated classes to generate (default: all the model knows)")
+	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
+	var loras multi
+	fs.Var(&loras, "lora", "LoRA adapter file[:weight] (repeatable); its classes are generated too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +78,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	classes := strings.Split(m.Meta["classes"], ",")
+	for _, spec := range loras {
+		var s *lora.Set
+		if s, profile, err = pipeline.AttachAdapter(m, profile, spec); err != nil {
+			return err
+		}
+		if c := s.Extra[pipeline.ExtraClasses]; c != "" {
+			for _, c := range strings.Split(c, ",") {
+				if !slices.Contains(classes, c) {
+					classes = append(classes, c)
+				}
+			}
+		}
+	}
 	var real *pcapio.Dataset
 	if *realDir != "" {
 		if real, err = pcapio.LoadDataset(*realDir, pcapio.FlowOptions{MaxPackets: m.UNet.Config.Rows}); err != nil {
@@ -82,7 +101,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	classes := strings.Split(m.Meta["classes"], ",")
 	if *only != "" {
 		classes = strings.Split(*only, ",")
 	}
@@ -91,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, c := range classes {
 		t0 := time.Now()
 		o, err := pipeline.Generate(ctx, m, c, pipeline.Options{Profile: profile, SampleOptions: unet.SampleOptions{
-			N: *n, Steps: *steps, Scheduler: *sched, Guidance: *guidance, Seed: *seed, Batch: 10}})
+			N: *n, Steps: *steps, Scheduler: *sched, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport})
 		if err != nil {
 			return err
 		}
@@ -133,6 +151,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	return os.WriteFile(filepath.Join(*out, "raw.json"), b, 0o644)
 }
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func share(c [3]int) [3]float64 {
 	t := float64(c[0] + c[1] + c[2])

@@ -52,11 +52,12 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the weights, the batches and the noise")
 	out := fs.String("out", "", "model folder to write")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in -out")
-	maxFlows := fs.Int("max-flows", 0, "use at most N flows per class (0: all)")
+	maxFlows := fs.Int("max-flows", 0, "use at most N flows per class, keeping the mix of transports (0: all)")
 	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
 	every := fs.Int("checkpoint-every", 0, "steps between checkpoints (0: default)")
 	quiet := fs.Bool("q", false, "no progress line")
 	profileOnly := fs.Bool("profile-only", false, "only write the repair profile (profile.json) of the data to -out")
+	transport := fs.Bool("transport-prompts", true, "also train prompts with the flow's transport word (\"dns tcp\"), which generation uses to keep a class's mix of TCP and UDP flows")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,9 +100,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	if *maxFlows > 0 {
 		for c, fl := range ds.Flows {
-			if len(fl) > *maxFlows {
-				ds.Flows[c] = fl[:*maxFlows]
-			}
+			ds.Flows[c] = pcapio.Stratified(fl, *maxFlows, *minPackets)
 		}
 	}
 	if err := writeProfile(*out, ds); err != nil {
@@ -121,6 +120,14 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	ex, counts, err := unet.DatasetExamples(ds, cfg, prompts, *minPackets)
 	if err != nil {
 		return err
+	}
+	if *transport {
+		if err := unet.AddTransportPrompts(ex, vocab, cfg.MaxTokens); err != nil {
+			return err
+		}
+		if vocab.Len() > cfg.VocabCap {
+			return fmt.Errorf("%d classes and the transport words need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+		}
 	}
 	u, err := unet.New(cfg, tensor.Float32)
 	if err != nil {

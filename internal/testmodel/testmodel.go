@@ -1,6 +1,6 @@
 // Package testmodel trains, for tests of the commands, a Tiny model on two
 // committed classes (dns and ssh) for a few steps and saves it with its
-// repair profile. The model is barely trained: tests that use it check
+// repair profile; it knows the transport words ("dns udp"). The model is barely trained: tests that use it check
 // plumbing and validity, not fidelity.
 package testmodel
 
@@ -45,6 +45,9 @@ func Tiny(t testing.TB, root string) string {
 	}
 	ex, _, err := unet.DatasetExamples(ds, cfg, prompts, 2)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unet.AddTransportPrompts(ex, vocab, cfg.MaxTokens); err != nil {
 		t.Fatal(err)
 	}
 	u, err := unet.New(cfg, tensor.Float32)

@@ -1,0 +1,439 @@
+package controlnet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"t2t"
+	"t2t/internal/gradcheck"
+	"t2t/pcapio"
+	"t2t/unet"
+)
+
+// micro is a UNet small enough for float64 gradient checks.
+func micro() unet.Config {
+	c := unet.Tiny()
+	c.Rows, c.Channels, c.Attn, c.Heads, c.Groups = 4, []int{4, 8}, []bool{true, true}, 2, 2
+	c.TimeDim, c.EmbedDim, c.ContextDim, c.MaxTokens, c.VocabCap = 4, 6, 4, 2, 5
+	c.Layout = t2t.LayoutSpec{UDP: true}
+	c.Cols = 64
+	return c
+}
+
+func randomBatch(c unet.Config, rng *rand.Rand, b int) (x []float32, ts, toks []int, ctl []float32) {
+	x = make([]float32, b*c.InputSize())
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := 0; i < b; i++ {
+		ts = append(ts, rng.IntN(1000))
+		for k := 0; k < c.MaxTokens; k++ {
+			toks = append(toks, rng.IntN(c.VocabCap))
+		}
+	}
+	ctl = make([]float32, b*c.Rows*c.Cols)
+	for i := range ctl {
+		ctl[i] = float32(2*rng.IntN(2) - 1)
+	}
+	return
+}
+
+// wakeOut gives the base's zero-initialised output layer random weights,
+// so that its output depends on what comes before.
+func wakeOut(u *unet.UNet, rng *rand.Rand) {
+	d := u.Params.Get("out.weight").Float32s()
+	for i := range d {
+		d[i] = float32(rng.NormFloat64() * 0.05)
+	}
+}
+
+func predict(t *testing.T, p unet.Predictor, x []float32, ts, toks []int, ctl []float32) []float32 {
+	t.Helper()
+	n, err := unet.Compile(p, len(ts), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.SetInputs(x, ts, toks); err != nil {
+		t.Fatal(err)
+	}
+	if ctl != nil {
+		if err := n.SetControl(ctl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return n.Output(nil)
+}
+
+// TestUntrainedIsIdentity: a fresh ControlNet (zero output layers) leaves
+// the UNet's output unchanged bit for bit, whatever the control; once its
+// zero layers are not zero, the control changes the output, and Scale 0
+// gives the UNet's output again.
+func TestUntrainedIsIdentity(t *testing.T) {
+	cfg := unet.Tiny()
+	u, err := unet.New(cfg, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	wakeOut(u, rng)
+	n, err := New(u, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, ts, toks, ctl := randomBatch(cfg, rng, 2)
+	base := predict(t, u, x, ts, toks, nil)
+	got := predict(t, n, x, ts, toks, ctl)
+	for i := range base {
+		if got[i] != base[i] {
+			t.Fatalf("output[%d] = %g with an untrained ControlNet, %g without", i, got[i], base[i])
+		}
+	}
+	// the copy starts as the base's encoder
+	for _, p := range n.Copy.Params.List() {
+		q := u.Params.Get(strings.TrimPrefix(p.Name, Prefix))
+		if q == nil || !equal32(p.Float32s(), q.Float32s()) {
+			t.Fatalf("copy parameter %s is not the base's", p.Name)
+		}
+	}
+	for _, p := range n.Extra.List() {
+		if strings.Contains(p.Name, "zero") || p.Name == "control.hint.1.weight" {
+			d := p.Float32s()
+			for i := range d {
+				d[i] = float32(rng.NormFloat64() * 0.1)
+			}
+		}
+	}
+	steered := predict(t, n, x, ts, toks, ctl)
+	if equal32(steered, base) {
+		t.Fatal("non-zero output layers do not change the output: the test is vacuous")
+	}
+	for i := range ctl {
+		ctl[i] = -ctl[i]
+	}
+	if equal32(predict(t, n, x, ts, toks, ctl), steered) {
+		t.Fatal("another control gives the same output")
+	}
+	n.Scale = 0
+	if got := predict(t, n, x, ts, toks, ctl); !equal32(got, base) {
+		t.Fatal("scale 0 does not give the base output")
+	}
+	if _, err := unet.Compile(n, 1, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equal32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestGradient checks, in float64 against central differences, the
+// gradient of the steered UNet's output with respect to the hint encoder,
+// the zero layers, the encoder copy and the control image, with every
+// ControlNet weight random (so that no gradient is trivially zero).
+func TestGradient(t *testing.T) {
+	cfg := micro()
+	u, err := unet.New(cfg, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(u, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, p := range append(u.Params.List(), n.Params()...) {
+		d := p.Float64s()
+		for i := range d {
+			d[i] = rng.NormFloat64() * 0.5
+		}
+	}
+	n.Scale = 0.7
+	g := unet.NewGraph(u.Params)
+	b := 2
+	dense := func(shape ...int) *tensor.Dense {
+		size := 1
+		for _, s := range shape {
+			size *= s
+		}
+		v := make([]float64, size)
+		for i := range v {
+			v[i] = rng.NormFloat64()
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	node := func(name string, v *tensor.Dense) *G.Node {
+		return G.NewTensor(g.G, tensor.Float64, v.Dims(), G.WithShape(v.Shape()...), G.WithName(name), G.WithValue(v))
+	}
+	xv, tv, cv := dense(b, cfg.Rows, 3*cfg.Cols), dense(b, cfg.TimeDim), dense(b, cfg.Rows, cfg.Cols)
+	tok := tensor.New(tensor.WithShape(b*cfg.MaxTokens, cfg.VocabCap), tensor.WithBacking(make([]float64, b*cfg.MaxTokens*cfg.VocabCap)))
+	for i := 0; i < b*cfg.MaxTokens; i++ {
+		tok.Data().([]float64)[i*cfg.VocabCap+rng.IntN(cfg.VocabCap)] = 1
+	}
+	in := unet.Inputs{X: node("x", xv), Time: node("t", tv), Tokens: node("tok", tok), Control: node("control", cv)}
+	out := n.Build(g, in)
+	ps, nodes := g.Bound()
+	var wrt []*G.Node
+	var vals []*tensor.Dense
+	names := map[string]bool{}
+	for i, p := range ps {
+		if strings.HasPrefix(p.Name, Prefix) {
+			wrt = append(wrt, nodes[i])
+			vals = append(vals, p.Value)
+			names[p.Name] = true
+		}
+	}
+	for _, want := range []string{"control.hint.0.weight", "control.hint.1.weight", "control.hint.1.bias", "control.zero.0.weight", "control.zero.1.weight", "control.zero.mid.weight", "control.zero.mid.bias", "control.in.weight", "control.mid.res.0.conv1.weight"} {
+		if !names[want] {
+			t.Fatalf("%s not in the graph", want)
+		}
+	}
+	wrt = append(wrt, in.Control)
+	vals = append(vals, cv)
+	chk, err := gradcheck.Check(g.G, out, wrt, vals, rng, 3, 1e-6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chk.MaxErr > 1e-5 || chk.Checked < 60 {
+		t.Fatalf("gradient mismatch at %s: analytic %g numeric %g (err %g, %d coordinates)", chk.Where, chk.Analytic, chk.Numeric, chk.MaxErr, chk.Checked)
+	}
+	t.Logf("%d coordinates over %d ControlNet parameters and the control, max error %.2g", chk.Checked, len(wrt)-1, chk.MaxErr)
+}
+
+// TestSaveLoad: the file holds the ControlNet's own weights only and
+// loads back to the same output; another base, a truncated file and a
+// file of another kind are refused clearly.
+func TestSaveLoad(t *testing.T) {
+	cfg := unet.Tiny()
+	u, _ := unet.New(cfg, tensor.Float32)
+	n, _ := New(u, 1)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, p := range n.Params() {
+		d := p.Float32s()
+		for i := range d {
+			d[i] += float32(rng.NormFloat64() * 0.05)
+		}
+	}
+	n.Scale = 0.5
+	path := filepath.Join(t.TempDir(), "cn.safetensors")
+	if err := n.Save(path, map[string]string{"steps": "3"}); err != nil {
+		t.Fatal(err)
+	}
+	x, ts, toks, ctl := randomBatch(cfg, rng, 1)
+	want := predict(t, n, x, ts, toks, ctl)
+	m, info, err := Load(path, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Scale != 0.5 || info["steps"] != "3" {
+		t.Fatalf("scale %g, info %v", m.Scale, info)
+	}
+	if got := predict(t, m, x, ts, toks, ctl); !equal32(got, want) {
+		t.Fatal("loaded ControlNet gives another output")
+	}
+	st, _ := os.Stat(path)
+	if int(st.Size()) > 4*(n.Count())+64<<10 || int(st.Size()) < 4*n.Count() {
+		t.Fatalf("file of %d bytes for %d weights", st.Size(), n.Count())
+	}
+	other := cfg
+	other.Seed = 7
+	u2, _ := unet.New(other, tensor.Float32)
+	if _, _, err := Load(path, u2); !errors.Is(err, ErrWrongBase) {
+		t.Fatalf("another base: %v", err)
+	}
+	b, _ := os.ReadFile(path)
+	cut := filepath.Join(t.TempDir(), "cut.safetensors")
+	os.WriteFile(cut, b[:len(b)-100], 0o644)
+	if _, _, err := Load(cut, u); err == nil {
+		t.Fatal("truncated file: no error")
+	}
+	ts2, meta, _ := unet.LoadSafetensors(path)
+	meta["format"] = "t2t-lora/1"
+	wrong := filepath.Join(t.TempDir(), "lora.safetensors")
+	unet.SaveSafetensors(wrong, ts2, meta)
+	if _, _, err := Load(wrong, u); err == nil || !strings.Contains(err.Error(), "not a ControlNet") {
+		t.Fatalf("other format: %v", err)
+	}
+	delete(meta, "format")
+	meta["format"] = formatName
+	unet.SaveSafetensors(wrong, ts2[1:], meta)
+	if _, _, err := Load(wrong, u); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing tensor: %v", err)
+	}
+}
+
+// TestControlMaps: the structure map of real flows has their packet
+// count and their present bits; it survives a PNG round trip, a flow image
+// (t2t palette) reads as its own structure, and bad PNGs are refused.
+func TestControlMaps(t *testing.T) {
+	l := t2t.NetDiffusionSpec.MustLayout()
+	flows, _, err := pcapio.AssembleFile("../testdata/captures/dns-200.pcap", pcapio.FlowOptions{MaxPackets: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unet.FlowMatrix(flows[0], l, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := FromMatrix(m, 8)
+	if c.Packets() != m.Rows || m.Rows == 0 {
+		t.Fatalf("%d packets in the map, flow has %d", c.Packets(), m.Rows)
+	}
+	if bits, p, want := c.Match(m); bits != 1 || p != want {
+		t.Fatalf("a flow against its own map: %g of bits, %d packets of %d", bits, p, want)
+	}
+	udp, _, _ := l.Field("udp_sport")
+	tcp, _, _ := l.Field("tcp_sprt")
+	if !c.Present[udp] || c.Present[tcp] {
+		t.Fatal("DNS over UDP: want udp present, tcp vacant")
+	}
+	fc, err := FromPcap("../testdata/captures/dns-200.pcap:0", l, 8)
+	if err != nil || !equalBools(fc.Present, c.Present) {
+		t.Fatalf("FromPcap: %v", err)
+	}
+	if _, err := FromPcap("../testdata/captures/dns-200.pcap:100000", l, 8); err == nil {
+		t.Fatal("flow index out of range: no error")
+	}
+	var buf bytes.Buffer
+	if err := c.WritePNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodePNG(bytes.NewReader(buf.Bytes()), l.Width(), 8)
+	if err != nil || !equalBools(back.Present, c.Present) {
+		t.Fatalf("PNG round trip: %v", err)
+	}
+	// a flow image in the t2t palette, fewer rows than the model's
+	buf.Reset()
+	if err := t2t.EncodePNG(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	img, err := DecodePNG(bytes.NewReader(buf.Bytes()), l.Width(), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Rows != 32 || img.Packets() != m.Rows || !equalBools(img.Present[:8*l.Width()], c.Present) {
+		t.Fatal("flow image does not read as its structure")
+	}
+	for _, bad := range [][]byte{buf.Bytes()[:40], []byte("not a png")} {
+		if _, err := DecodePNG(bytes.NewReader(bad), l.Width(), 32); err == nil {
+			t.Fatal("corrupt PNG: no error")
+		}
+	}
+	if _, err := DecodePNG(bytes.NewReader(buf.Bytes()), 64, 32); err == nil || !strings.Contains(err.Error(), "wide") {
+		t.Fatalf("wrong width: %v", err)
+	}
+	if _, err := DecodePNG(bytes.NewReader(buf.Bytes()), l.Width(), m.Rows-1); err == nil || !strings.Contains(err.Error(), "rows") {
+		t.Fatalf("too many rows: %v", err)
+	}
+}
+
+func equalBools(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestTrainFollowsControl trains a Tiny ControlNet on real flows, the base
+// frozen: the base weights stay bit for bit, the loss falls, and
+// sampling takes the control images (one per flow).
+func TestTrainFollowsControl(t *testing.T) {
+	cfg := unet.Tiny()
+	u, _ := unet.New(cfg, tensor.Float32)
+	wakeOut(u, rand.New(rand.NewPCG(3, 3)))
+	n, _ := New(u, 1)
+	l := cfg.Layout.MustLayout()
+	var ex []unet.Example
+	for _, c := range []string{"dns", "ssh"} {
+		flows, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range flows[:4] {
+			m, err := unet.FlowMatrix(f, l, cfg.Rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]float32, cfg.InputSize())
+			unet.ToInput(x, m, cfg.Rows)
+			ex = append(ex, unet.Example{X: x, Prompts: [][]int{unet.NullPrompt(cfg.MaxTokens)}})
+		}
+	}
+	if err := Examples(ex, cfg); err != nil {
+		t.Fatal(err)
+	}
+	n.Freeze()
+	before := map[string][]float32{}
+	for _, p := range u.Params.List() {
+		before[p.Name] = append([]float32(nil), p.Float32s()...)
+	}
+	tc := unet.DefaultTrainConfig()
+	tc.Steps, tc.Batch, tc.Warmup, tc.CheckpointEvery, tc.LR = 30, 2, 1, 0, 2e-3
+	tr, err := unet.NewTrainer(n, tc, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for _, p := range tr.Trained() {
+		if !strings.HasPrefix(p.Name, Prefix) {
+			t.Fatalf("training base parameter %s", p.Name)
+		}
+	}
+	if err := tr.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range u.Params.List() {
+		if !equal32(p.Float32s(), before[p.Name]) {
+			t.Fatalf("base parameter %s changed", p.Name)
+		}
+	}
+	moved := false
+	for _, v := range n.zeroMid.W.Float32s() {
+		moved = moved || v != 0
+	}
+	if !moved {
+		t.Fatal("zero layer did not train")
+	}
+	// no control for a ControlNet, or for a base: errors
+	vocab := unet.NewVocab()
+	if _, err := unet.Sample(context.Background(), n, vocab, tc.Noise, "", unet.SampleOptions{N: 1, Steps: 2}); err == nil {
+		t.Fatal("sampling a ControlNet without control: no error")
+	}
+	ctl := [][]float32{ex[0].Control}
+	if _, err := unet.Sample(context.Background(), u, vocab, tc.Noise, "", unet.SampleOptions{N: 1, Steps: 2, Control: ctl}); err == nil {
+		t.Fatal("control for the base: no error")
+	}
+	ms, err := unet.Sample(context.Background(), n, vocab, tc.Noise, "", unet.SampleOptions{N: 3, Steps: 2, Control: [][]float32{ex[0].Control, ex[5].Control}, Guidance: 2})
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("sampling with control: %v", err)
+	}
+	bad := []unet.Example{{X: ex[0].X, Prompts: ex[0].Prompts}}
+	if _, err := unet.NewTrainer(n, tc, bad); err == nil {
+		t.Fatal("example without control: no error")
+	}
+}

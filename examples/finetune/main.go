@@ -1,0 +1,227 @@
+// Command finetune adds traffic classes to a trained t2t model, or
+// refines classes it has, with a LoRA adapter: the base model stays
+// frozen and only the adapter (low-rank terms on the chosen layers) and
+// the new classes' prompt-token embeddings train. A folder of labelled
+// captures (<class>.pcap files or <class>/ folders, as examples/train
+// takes) gives the flows; a class the base does not know becomes a new
+// prompt word. The adapter file (safetensors) holds the adapter, the new
+// tokens' embeddings, the base model's fingerprint and the repair profile
+// of its classes; examples/generate takes it with -lora file[:weight].
+//
+//	finetune -data newclasses/ -max-flows 100 -steps 400 -out new.safetensors
+//
+// Checkpoints go to -state (default <out>.state); Ctrl-C saves one and
+// stops; -resume continues.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"t2t/internal/plot"
+	"t2t/lora"
+	"t2t/models"
+	"t2t/pcapio"
+	"t2t/pipeline"
+	"t2t/repair"
+	"t2t/unet"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "finetune:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, log io.Writer) error {
+	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
+	fs.SetOutput(log)
+	modelDir := fs.String("model", "", "base model folder (default: the embedded model)")
+	data := fs.String("data", "", "labelled captures of the classes to add: <class>.pcap files or <class>/ folders")
+	out := fs.String("out", "", "adapter file to write (.safetensors)")
+	name := fs.String("name", "", "adapter name (default: the file name without extension)")
+	maxFlows := fs.Int("max-flows", 100, "flows per class at most, keeping the class's mix of transports (0: all)")
+	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
+	steps := fs.Int("steps", 400, "training steps")
+	batch := fs.Int("batch", 8, "batch size")
+	lr := fs.Float64("lr", 2e-3, "peak learning rate")
+	rank := fs.Int("rank", 8, "adapter rank")
+	alpha := fs.Float64("alpha", 8, "adapter alpha (the adapter's output is scaled by alpha/rank)")
+	targets := fs.String("targets", strings.Join(lora.DefaultTargets, ","), "comma-separated layer-name patterns the adapter attaches to (path.Match, or re:REGEXP)")
+	seed := fs.Uint64("seed", 1, "seed of the adapter, the batches and the noise")
+	state := fs.String("state", "", "checkpoint folder (default: <out>.state)")
+	resume := fs.Bool("resume", false, "continue from the checkpoint in -state")
+	every := fs.Int("checkpoint-every", 100, "steps between checkpoints")
+	quiet := fs.Bool("q", false, "no progress line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" || *out == "" {
+		return errors.New("-data DIR and -out FILE are required")
+	}
+	if *name == "" {
+		*name = strings.TrimSuffix(filepath.Base(*out), filepath.Ext(*out))
+	}
+	if *state == "" {
+		*state = *out + ".state"
+	}
+	m, _, err := models.Load(*modelDir)
+	if err != nil {
+		return err
+	}
+	u := m.UNet
+	cfg := u.Config
+	ds, err := pcapio.LoadDataset(*data, pcapio.FlowOptions{MaxPackets: cfg.Rows})
+	if err != nil {
+		return err
+	}
+	if *maxFlows > 0 {
+		for c, fl := range ds.Flows {
+			ds.Flows[c] = pcapio.Stratified(fl, *maxFlows, *minPackets)
+		}
+	}
+	lc := lora.Config{Rank: *rank, Alpha: *alpha}
+	for _, t := range strings.Split(*targets, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			lc.Targets = append(lc.Targets, t)
+		}
+	}
+	var known []string
+	for _, c := range ds.Classes {
+		tok, err := unet.NormalizeToken(c)
+		if err != nil {
+			return fmt.Errorf("class %q cannot be a prompt word: %w", c, err)
+		}
+		if _, ok := m.Vocab.ID(tok); ok {
+			known = append(known, c)
+		} else {
+			lc.Tokens = append(lc.Tokens, tok)
+		}
+	}
+	set, err := lora.New(u, *name, lc, *seed)
+	if err != nil {
+		return err
+	}
+	if _, err := set.AddTokens(m.Vocab); err != nil {
+		return err
+	}
+	prompts := map[string][][]int{}
+	for _, c := range ds.Classes {
+		ids, err := m.Vocab.Tokenize(c, cfg.MaxTokens, false)
+		if err != nil {
+			return err
+		}
+		prompts[c] = [][]int{ids}
+	}
+	ex, counts, err := unet.DatasetExamples(ds, cfg, prompts, *minPackets)
+	if err != nil {
+		return err
+	}
+	if unet.TrainedWithTransport(m.Vocab) {
+		if err := unet.AddTransportPrompts(ex, m.Vocab, cfg.MaxTokens); err != nil {
+			return err
+		}
+	}
+	restore, err := set.Freeze()
+	if err != nil {
+		return err
+	}
+	if err := set.Attach(); err != nil {
+		return err
+	}
+	tc := unet.DefaultTrainConfig()
+	tc.Seed, tc.Steps, tc.Batch, tc.LR, tc.CheckpointEvery = *seed, *steps, *batch, *lr, *every
+	tc.Warmup = min(tc.Warmup, *steps/10)
+	// an EMA window (1/(1-decay) steps) of at most a tenth of the run
+	tc.EMADecay = min(tc.EMADecay, 1-10/float64(max(*steps, 20)))
+	tr, err := unet.NewTrainer(u, tc, ex)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	tr.Dir = *state
+	trained := 0
+	for _, p := range tr.Trained() {
+		if p.Name != lora.TokensParam {
+			trained += len(p.Float32s())
+		}
+	}
+	fmt.Fprintf(log, "finetune: %d flows of %d classes (new: %s; known: %s); adapter %q rank %d on %d layers, %d weights (base %d, %.2f%%); %d steps of %d\n",
+		len(ex), len(ds.Classes), listOr(lc.Tokens), listOr(known), *name, lc.Rank, len(set.Adapters), set.Count(), u.Params.Count(),
+		100*float64(set.Count())/float64(u.Params.Count()), tc.Steps, tc.Batch)
+	for _, c := range ds.Classes {
+		fmt.Fprintf(log, "  %-12s %d flows\n", c, counts[c])
+	}
+	if *resume {
+		ok, err := tr.Resume()
+		if err != nil {
+			return err
+		}
+		if ok {
+			fmt.Fprintf(log, "finetune: resumed at step %d\n", tr.Step)
+		}
+	}
+	if err := os.MkdirAll(*state, 0o755); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	last := time.Now()
+	err = tr.Run(ctx, func(p unet.Progress) {
+		if *quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(log, "\rstep %d/%d  loss %.4f (avg %.4f)  %.2fs/step  eta %v   ", p.Step, p.Steps, p.Loss, p.AvgLoss,
+			p.StepTime.Seconds(), (time.Duration(p.Steps-p.Step) * p.StepTime).Round(time.Second))
+		if p.Step == p.Steps {
+			fmt.Fprintln(log)
+		}
+	})
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(log, "\nfinetune: stopped at step %d; checkpoint saved in %s, continue with -resume\n", tr.Step, *state)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// the EMA weights, then the base rows of the token table back
+	for _, p := range tr.Trained() {
+		copy(p.Float32s(), tr.EMA()[p.Name])
+	}
+	restore()
+	prof, err := json.Marshal(repair.BuildProfile(ds.Flows))
+	if err != nil {
+		return err
+	}
+	set.Extra = map[string]string{pipeline.ExtraProfile: string(prof), pipeline.ExtraClasses: strings.Join(ds.Classes, ",")}
+	if err := set.Save(*out); err != nil {
+		return err
+	}
+	if len(tr.Losses) > 1 {
+		if err := plot.Lines(strings.TrimSuffix(*out, filepath.Ext(*out))+".loss.png", 800, 300, true, tr.Losses, plot.Smooth(tr.Losses, 50)); err != nil {
+			return err
+		}
+	}
+	st, _ := os.Stat(*out)
+	fmt.Fprintf(log, "finetune: wrote %s (%d bytes) in %v; generate with -lora %s\n", *out, st.Size(), time.Since(t0).Round(time.Second), *out)
+	return nil
+}
+
+func listOr(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ",")
+}
