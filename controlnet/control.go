@@ -83,6 +83,33 @@ func (c *Control) Packets() int {
 	return n
 }
 
+// Transport is the transport header most packet rows of the map have:
+// "tcp", "udp", "icmp" (unet.TransportWords), or "" if none has one.
+func (c *Control) Transport(l *t2t.Layout) string {
+	var n [3]int
+	for k, f := range []string{"tcp_sprt", "udp_sport", "icmp_type"} {
+		col, _, ok := l.Field(f)
+		if !ok || col >= c.Cols {
+			continue
+		}
+		for r := 0; r < c.Rows; r++ {
+			if c.Present[r*c.Cols+col] {
+				n[k]++
+			}
+		}
+	}
+	best := -1
+	for k := range n {
+		if n[k] > 0 && (best < 0 || n[k] > n[best]) {
+			best = k
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return unet.TransportWords[best]
+}
+
 // Values is the control as the ControlNet reads it: +1 present, -1 vacant.
 func (c *Control) Values() []float32 {
 	v := make([]float32, len(c.Present))

@@ -307,6 +307,9 @@ func TestControlMaps(t *testing.T) {
 	if !c.Present[udp] || c.Present[tcp] {
 		t.Fatal("DNS over UDP: want udp present, tcp vacant")
 	}
+	if tr := c.Transport(l); tr != "udp" {
+		t.Fatalf("transport %q, want udp", tr)
+	}
 	fc, err := FromPcap("../testdata/captures/dns-200.pcap:0", l, 8)
 	if err != nil || !equalBools(fc.Present, c.Present) {
 		t.Fatalf("FromPcap: %v", err)

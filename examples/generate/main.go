@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"t2t"
+	"t2t/controlnet"
 	"t2t/lora"
 	"t2t/models"
 	"t2t/pcapio"
@@ -51,6 +52,8 @@ type options struct {
 	quiet, raw                         bool
 	payload, transport                 string
 	loras                              multi
+	controlNet, control, controlFrom   string
+	controlScale                       float64
 }
 
 // multi is a repeatable string flag.
@@ -78,6 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.payload, "payload", "snap", "payload of repaired packets: snap (cut after the headers), zeros or random")
 	fs.StringVar(&o.transport, "transport", "mix", "transport word added to the prompt per flow: mix (the class's real mix of TCP/UDP/ICMP flows), tcp, udp, icmp or none")
 	fs.Var(&o.loras, "lora", "LoRA adapter file[:weight] made by examples/finetune (repeatable; weight 1 by default)")
+	fs.StringVar(&o.controlNet, "controlnet", "", "ControlNet file made by examples/controlnet (default: controlnet.safetensors in -model, if there)")
+	fs.StringVar(&o.control, "control", "", "control image: a structure map PNG (white present, black vacant; or a flow image), one row per packet")
+	fs.StringVar(&o.controlFrom, "control-from", "", "control from a real flow: file.pcap[:index] (flows in order of their first packet)")
+	fs.Float64Var(&o.controlScale, "control-scale", 0, "ControlNet conditioning scale (0: the file's, 1 when trained)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,7 +108,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "prompts of this model: %s\n", strings.Join(m.Vocab.Tokens()[2:], " "))
 		return errors.New("-prompt is required")
 	}
-	sopt := unet.SampleOptions{N: o.n, Steps: o.steps, Scheduler: o.scheduler, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
+	var pred unet.Predictor = m.UNet
+	var ctlVals [][]float32
+	if o.control != "" || o.controlFrom != "" {
+		cn, ctl, err := loadControl(m, o)
+		if err != nil {
+			return err
+		}
+		pred = cn
+		if w := ctl.Transport(m.UNet.Config.Layout.MustLayout()); w != "" && o.transport == "mix" && unet.TrainedWithTransport(m.Vocab) {
+			o.transport = w // the control's transport, not the class's mix
+		}
+		fmt.Fprintf(stderr, "control: %d packets (%s), scale %g\n", ctl.Packets(), orNone(ctl.Transport(m.UNet.Config.Layout.MustLayout())), cn.Scale)
+		ctlVals = [][]float32{ctl.Values()}
+	}
+	sopt := unet.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: o.scheduler, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
 		Progress: func(done, total int) {
 			if !o.quiet {
 				fmt.Fprintf(stderr, "\rdenoising %d/%d", done, total)
@@ -112,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}}
 	if o.raw {
 		start := time.Now()
-		flows, err := unet.Sample(ctx, m.UNet, m.Vocab, m.Noise, o.prompt, sopt)
+		flows, err := unet.Sample(ctx, pred, m.Vocab, m.Noise, o.prompt, sopt)
 		if err != nil {
 			return err
 		}
@@ -128,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			len(flows), o.prompt, n, o.out, skipped, gen.Seconds()/float64(len(flows)))
 		return nil
 	}
-	out, err := pipeline.Generate(ctx, m, o.prompt, pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport})
+	out, err := pipeline.Generate(ctx, m, o.prompt, pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport, Predictor: pred})
 	if err != nil {
 		return err
 	}
@@ -141,6 +162,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d flows for %q (class %s): %d packets in %s; repair changed %.1f bits per flow, %d flows had nothing usable; %.2fs per flow\n",
 		len(out.Results), o.prompt, out.Class, len(out.Packets), o.out, out.BitsChanged(), out.Empty, out.Sampling.Seconds()/float64(len(out.Matrices)))
 	return nil
+}
+
+// loadControl loads the ControlNet and the control image -control or
+// -control-from name.
+func loadControl(m *unet.Model, o options) (*controlnet.ControlNet, *controlnet.Control, error) {
+	if o.control != "" && o.controlFrom != "" {
+		return nil, nil, errors.New("-control and -control-from: give one")
+	}
+	path := o.controlNet
+	if path == "" {
+		if o.model == "" {
+			return nil, nil, errors.New("a control needs -controlnet FILE (the embedded model has no ControlNet)")
+		}
+		path = filepath.Join(o.model, "controlnet.safetensors")
+	}
+	cn, _, err := controlnet.Load(path, m.UNet)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.controlScale != 0 {
+		cn.Scale = o.controlScale
+	}
+	c := m.UNet.Config
+	var ctl *controlnet.Control
+	if o.control != "" {
+		ctl, err = controlnet.ReadPNGFile(o.control, c.Cols, c.Rows)
+	} else {
+		ctl, err = controlnet.FromPcap(o.controlFrom, c.Layout.MustLayout(), c.Rows)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if ctl.Packets() == 0 {
+		return nil, nil, errors.New("the control image has no packet (every bit vacant)")
+	}
+	return cn, ctl, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no transport header"
+	}
+	return s
 }
 
 // writeImages writes one PNG per flow into dir (nothing when dir is "").

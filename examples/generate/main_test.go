@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"t2t/controlnet"
 	"t2t/evaluate"
 	"t2t/internal/testmodel"
 	"t2t/lora"
@@ -178,5 +179,71 @@ func TestGenerateWithAdapter(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-model", model, "-lora", filepath.Join(model, "model.safetensors"), "-prompt", "dns", "-out", out, "-q"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not an adapter") {
 		t.Fatalf("base weights as an adapter: %v", err)
+	}
+}
+
+// TestGenerateWithControl: -controlnet with -control-from or -control
+// (PNG) steers the model; an untrained ControlNet adds nothing, so the
+// flow images must be those of the model alone with the control's
+// transport. Conflicting or bad controls are refused.
+func TestGenerateWithControl(t *testing.T) {
+	model := tinyModel(t)
+	m, _, err := models.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn, err := controlnet.New(m.UNet, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cnPath := filepath.Join(dir, "cn.safetensors")
+	if err := cn.Save(cnPath, nil); err != nil {
+		t.Fatal(err)
+	}
+	flow := "../../testdata/captures/dns-200.pcap:1"
+	c, err := controlnet.FromPcap(flow, m.UNet.Config.Layout.MustLayout(), m.UNet.Config.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pngCtl := filepath.Join(dir, "control.png")
+	if err := c.WritePNGFile(pngCtl); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "g.pcap")
+	gen := func(png string, extra ...string) {
+		t.Helper()
+		args := append([]string{"-model", model, "-prompt", "dns", "-n", "2", "-steps", "3", "-out", out, "-png", filepath.Join(dir, png), "-q"}, extra...)
+		var stderr strings.Builder
+		if err := run(context.Background(), args, io.Discard, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		if len(extra) > 2 && !strings.Contains(stderr.String(), "control: 2 packets (udp)") {
+			t.Fatalf("control line: %q", stderr.String())
+		}
+	}
+	gen("base", "-transport", "udp")
+	gen("from", "-controlnet", cnPath, "-control-from", flow)
+	gen("png", "-controlnet", cnPath, "-control", pngCtl, "-control-scale", "0.5")
+	for _, f := range []string{"flow-000.png", "flow-001.png"} {
+		a, _ := os.ReadFile(filepath.Join(dir, "base", f))
+		for _, d := range []string{"from", "png"} {
+			b, err := os.ReadFile(filepath.Join(dir, d, f))
+			if err != nil || !bytes.Equal(a, b) {
+				t.Fatalf("%s/%s differs from the model alone (%v)", d, f, err)
+			}
+		}
+	}
+	wide := filepath.Join(dir, "wide.png")
+	os.WriteFile(wide, []byte("not a png"), 0o644)
+	for _, args := range [][]string{
+		{"-controlnet", cnPath, "-control", pngCtl, "-control-from", flow},
+		{"-controlnet", cnPath, "-control", wide},
+		{"-controlnet", filepath.Join(model, "model.safetensors"), "-control", pngCtl},
+		{"-control", pngCtl}, // no controlnet.safetensors in the model folder
+	} {
+		if err := run(context.Background(), append([]string{"-model", model, "-prompt", "dns", "-n", "1", "-steps", "2", "-out", out, "-q"}, args...), io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }
