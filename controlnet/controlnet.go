@@ -41,8 +41,8 @@ type ControlNet struct {
 	zeroMid *unet.Linear
 }
 
-// New makes a ControlNet for base; seed draws the hint encoder's first
-// layer (the rest is copied from base or zero).
+// New makes a ControlNet for base; seed draws the hint encoder (the copy
+// is base's, the output layers zero).
 func New(base *unet.UNet, seed uint64) (*ControlNet, error) {
 	cp, err := unet.EncoderCopy(base, Prefix)
 	if err != nil {
@@ -54,7 +54,7 @@ func New(base *unet.UNet, seed uint64) (*ControlNet, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x636f6e74726f6c))
 	n := &ControlNet{UNet: base, Copy: cp, Extra: ps, Scale: 1}
 	n.hint[0] = unet.NewLinear(ps, "hint.0", c.Cols, c.Channels[0], true, false, rng)
-	n.hint[1] = unet.NewLinear(ps, "hint.1", c.Channels[0], c.Channels[0], true, true, rng)
+	n.hint[1] = unet.NewLinear(ps, "hint.1", c.Channels[0], c.Channels[0], true, false, rng)
 	for i, ch := range c.Channels {
 		n.zero = append(n.zero, unet.NewLinear(ps, "zero."+strconv.Itoa(i), ch, ch, true, true, rng))
 	}

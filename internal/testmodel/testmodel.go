@@ -23,6 +23,12 @@ import (
 // path of the repository root from the test's directory.
 func Tiny(t testing.TB, root string) string {
 	t.Helper()
+	return TinySteps(t, root, 10)
+}
+
+// TinySteps is Tiny trained for the given number of steps (batch 2).
+func TinySteps(t testing.TB, root string, steps int) string {
+	t.Helper()
 	data := t.TempDir()
 	for _, c := range []string{"dns", "ssh"} {
 		b, err := os.ReadFile(filepath.Join(root, "testdata/captures", c+"-200.pcap"))
@@ -55,7 +61,7 @@ func Tiny(t testing.TB, root string) string {
 		t.Fatal(err)
 	}
 	tc := unet.DefaultTrainConfig()
-	tc.Steps, tc.Batch, tc.CheckpointEvery = 10, 2, 0
+	tc.Steps, tc.Batch, tc.CheckpointEvery = steps, 2, 0
 	tr, err := unet.NewTrainer(u, tc, ex)
 	if err != nil {
 		t.Fatal(err)
