@@ -35,6 +35,10 @@ type ControlNet struct {
 	// made). It is read when a graph is built: compile again after
 	// changing it.
 	Scale float64
+	// Templates, when set, are the structure maps of the training flows,
+	// saved with the weights: generation draws controls from them when
+	// none is given (see t2t/pipeline).
+	Templates *Templates
 
 	hint    [2]*unet.Linear
 	zero    []*unet.Linear
@@ -131,6 +135,7 @@ const (
 	metaFingerprint = "controlnet.base_fingerprint"
 	metaScale       = "controlnet.scale"
 	metaInfo        = "controlnet.info"
+	metaTemplates   = "controlnet.templates"
 	formatName      = "t2t-controlnet/1"
 )
 
@@ -157,6 +162,13 @@ func (n *ControlNet) Save(path string, info map[string]string) error {
 			return err
 		}
 		meta[metaInfo] = string(b)
+	}
+	if n.Templates != nil {
+		b, err := json.Marshal(n.Templates)
+		if err != nil {
+			return err
+		}
+		meta[metaTemplates] = string(b)
 	}
 	return unet.SaveSafetensors(path, ts, meta)
 }
@@ -207,6 +219,19 @@ func Load(path string, base *unet.UNet) (*ControlNet, map[string]string, error) 
 				p.Float64s()[i] = float64(v)
 			}
 		}
+	}
+	if s := meta[metaTemplates]; s != "" {
+		var t Templates
+		if err := json.Unmarshal([]byte(s), &t); err != nil {
+			return nil, nil, fmt.Errorf("controlnet: loading %s: templates: %v", path, err)
+		}
+		if err := t.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("controlnet: loading %s: %w", path, err)
+		}
+		if c := base.Config; t.Rows != c.Rows || t.Cols != c.Cols {
+			return nil, nil, fmt.Errorf("controlnet: loading %s: templates of %dx%d for a model of %dx%d", path, t.Rows, t.Cols, c.Rows, c.Cols)
+		}
+		n.Templates = &t
 	}
 	var info map[string]string
 	if s := meta[metaInfo]; s != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -496,4 +497,90 @@ func mean(x []float64) float64 {
 		s += v
 	}
 	return s / float64(len(x))
+}
+
+// TestTemplates: templates of real flows give back each flow's structure
+// map exactly, Draw keeps to the asked transport and draws without
+// replacement while flows last, and templates survive the file round trip;
+// corrupt templates are refused.
+func TestTemplates(t *testing.T) {
+	cfg := unet.Tiny()
+	l := cfg.Layout.MustLayout()
+	flows := map[string][]*pcapio.Flow{}
+	for _, c := range []string{"dns", "ssh"} {
+		fl, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows[c] = fl
+	}
+	tp, err := BuildTemplates(flows, l, cfg.Rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	k := 0
+	for _, f := range flows["dns"] {
+		want, _ := FromFlow(f, l, cfg.Rows)
+		if want.Packets() < 2 {
+			continue
+		}
+		got, err := tp.Control("dns", k)
+		if err != nil || !equalBools(got.Present, want.Present) {
+			t.Fatalf("dns template %d is not the flow's structure map (%v)", k, err)
+		}
+		k++
+	}
+	if k != len(tp.Classes["dns"].Flows) || len(tp.Classes["dns"].Masks) > 8 {
+		t.Fatalf("%d dns flows, %d templates, %d masks", k, len(tp.Classes["dns"].Flows), len(tp.Classes["dns"].Masks))
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	n := len(tp.Classes["ssh"].Flows)
+	got, err := tp.Draw("ssh", "tcp", n, rng)
+	if err != nil || len(got) != n {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range got {
+		if c.Transport(l) != "tcp" {
+			t.Fatal("ssh template without TCP")
+		}
+		seen[fmt.Sprint(c.Present)] = true
+	}
+	distinct := map[string]bool{}
+	for i := range tp.Classes["ssh"].Flows {
+		c, _ := tp.Control("ssh", i)
+		distinct[fmt.Sprint(c.Present)] = true
+	}
+	if len(seen) != len(distinct) {
+		t.Fatalf("drew %d distinct structures of %d: not without replacement", len(seen), len(distinct))
+	}
+	if _, err := tp.Draw("ssh", "udp", 1, rng); err == nil {
+		t.Fatal("udp template for ssh: no error")
+	}
+	if _, err := tp.Draw("http", "", 1, rng); err == nil {
+		t.Fatal("unknown class: no error")
+	}
+
+	u, _ := unet.New(cfg, tensor.Float32)
+	cn, _ := New(u, 1)
+	cn.Templates = tp
+	path := filepath.Join(t.TempDir(), "cn.safetensors")
+	if err := cn.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := Load(path, u)
+	if err != nil || back.Templates == nil || len(back.Templates.Classes["dns"].Flows) != k {
+		t.Fatalf("templates after the round trip: %v", err)
+	}
+	tp.Classes["dns"].Flows[0].Rows[0] = 999
+	if err := tp.Validate(); err == nil {
+		t.Fatal("mask index out of range: no error")
+	}
+	cn.Save(path, nil)
+	if _, _, err := Load(path, u); err == nil || !strings.Contains(err.Error(), "mask 999") {
+		t.Fatalf("corrupt templates: %v", err)
+	}
 }

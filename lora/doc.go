@@ -44,5 +44,9 @@
 // Load refuses another base (ErrWrongBase, both fingerprints named), a
 // truncated file, missing or extra tensors and wrong shapes.
 //
+// Set.Extra is saved as free-form metadata: examples/finetune stores the
+// repair profile and names of the classes an adapter adds there, and
+// t2t/pipeline.AttachAdapter reads them back ("file[:weight]").
+//
 // Not implemented: adapter dropout (Config.Dropout must be 0).
 package lora

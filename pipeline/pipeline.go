@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"t2t"
+	"t2t/controlnet"
 	"t2t/pcapio"
 	"t2t/repair"
 	"t2t/unet"
@@ -24,7 +25,11 @@ import (
 // Options of a generation.
 type Options struct {
 	unet.SampleOptions
-	// Predictor overrides the model's UNet (adapters, ControlNet).
+	// Predictor overrides the model's UNet (adapters, ControlNet). A
+	// *controlnet.ControlNet with Templates and no SampleOptions.Control
+	// steers each flow with the structure map of a real flow of the
+	// prompt's class and transport (drawn without replacement while they
+	// last), so that flows take real shapes in real proportions.
 	Predictor unet.Predictor
 	// Profile is the repair profile (nil: repair's defaults).
 	Profile *repair.Profile
@@ -60,6 +65,9 @@ type Output struct {
 	// Prompts is the prompt each matrix was sampled with (the prompt and
 	// its transport word, see Options.Transport).
 	Prompts []string
+	// Controls are the structure maps drawn from a ControlNet's templates
+	// that steered each matrix (nil when no templates were used).
+	Controls []*controlnet.Control
 }
 
 // BitsChanged is the mean number of bits repair changed per flow.
@@ -112,10 +120,23 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 		}
 		total += (g.n + b - 1) / b * opt.Steps
 	}
+	trng := rand.New(rand.NewPCG(opt.Seed, 0x74656d706c))
 	for i, g := range groups {
 		so := opt.SampleOptions
 		so.N = g.n
 		so.Seed = opt.Seed + uint64(i)*0x9e3779b97f4a7c15
+		var ctls []*controlnet.Control
+		if cn, ok := p.(*controlnet.ControlNet); ok && len(so.Control) == 0 {
+			if cn.Templates == nil {
+				return nil, fmt.Errorf("pipeline: the ControlNet has no templates: give SampleOptions.Control")
+			}
+			if ctls, err = cn.Templates.Draw(out.Class, g.transport, g.n, trng); err != nil {
+				return nil, err
+			}
+			for _, c := range ctls {
+				so.Control = append(so.Control, c.Values())
+			}
+		}
 		if opt.Progress != nil {
 			base := done
 			so.Progress = func(d, _ int) { opt.Progress(base+d, total) }
@@ -130,6 +151,7 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 		}
 		done += (g.n + b - 1) / b * opt.Steps
 		out.Matrices = append(out.Matrices, ms...)
+		out.Controls = append(out.Controls, ctls...)
 		for range ms {
 			out.Prompts = append(out.Prompts, g.prompt)
 		}
@@ -140,6 +162,9 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 		sh.Shuffle(len(out.Matrices), func(i, j int) {
 			out.Matrices[i], out.Matrices[j] = out.Matrices[j], out.Matrices[i]
 			out.Prompts[i], out.Prompts[j] = out.Prompts[j], out.Prompts[i]
+			if out.Controls != nil {
+				out.Controls[i], out.Controls[j] = out.Controls[j], out.Controls[i]
+			}
 		})
 	}
 	start, gap := opt.Start, opt.FlowGap
@@ -175,8 +200,9 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 }
 
 type group struct {
-	prompt string
-	n      int
+	prompt    string
+	n         int
+	transport string // the transport word the prompt names, or ""
 }
 
 // transportGroups splits the opt.N flows of a prompt into prompts with
@@ -185,7 +211,7 @@ func transportGroups(m *unet.Model, prompt, class string, opt Options) ([]group,
 	if opt.N < 1 {
 		return nil, fmt.Errorf("pipeline: %d flows: want at least 1", opt.N)
 	}
-	plain := []group{{prompt, opt.N}}
+	plain := []group{{prompt, opt.N, ""}}
 	switch opt.Transport {
 	case "none":
 		return plain, nil
@@ -196,14 +222,14 @@ func transportGroups(m *unet.Model, prompt, class string, opt Options) ([]group,
 	trained := unet.TrainedWithTransport(m.Vocab)
 	for _, w := range strings.Fields(strings.ToLower(prompt)) {
 		if slices.Contains(unet.TransportWords, w) {
-			return plain, nil // the prompt names its transport
+			return []group{{prompt, opt.N, w}}, nil // the prompt names its transport
 		}
 	}
 	if opt.Transport != "" && opt.Transport != "mix" {
 		if !trained {
 			return nil, fmt.Errorf("pipeline: transport %q: the model was not trained with transport prompts", opt.Transport)
 		}
-		return []group{{prompt + " " + opt.Transport, opt.N}}, nil
+		return []group{{prompt + " " + opt.Transport, opt.N, opt.Transport}}, nil
 	}
 	cp := opt.Profile.Class(class)
 	if !trained || cp == nil {
@@ -213,7 +239,7 @@ func transportGroups(m *unet.Model, prompt, class string, opt Options) ([]group,
 	var gs []group
 	for k, w := range unet.TransportWords {
 		if split[k] > 0 {
-			gs = append(gs, group{prompt + " " + w, split[k]})
+			gs = append(gs, group{prompt + " " + w, split[k], w})
 		}
 	}
 	if len(gs) == 0 {

@@ -3,9 +3,11 @@ package pipeline
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"t2t"
+	"t2t/controlnet"
 	"t2t/internal/testmodel"
 	"t2t/models"
 	"t2t/pcapio"
@@ -134,5 +136,63 @@ func TestGenerateTransportMix(t *testing.T) {
 	m.Vocab = unet.NewVocab("dns", "ssh", "type-0", "type-1")
 	if _, err := Generate(context.Background(), m, "dns", Options{Transport: "tcp", SampleOptions: unet.SampleOptions{N: 1, Steps: 1}}); err == nil {
 		t.Error("fixed transport on a model without transport words: no error")
+	}
+}
+
+// TestGenerateWithTemplates: a ControlNet with templates steers each flow
+// with a real flow's structure of the prompt's class and of the transport
+// its group asks; an untrained ControlNet leaves the samples those of the
+// model alone.
+func TestGenerateWithTemplates(t *testing.T) {
+	dir := testmodel.Tiny(t, "..")
+	m, prof, err := models.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.Classes["dns"].Transport = map[string]int{"tcp": 1, "udp": 3}
+	cfg := m.UNet.Config
+	l := cfg.Layout.MustLayout()
+	flows := map[string][]*pcapio.Flow{}
+	for _, c := range []string{"dns", "ssh"} {
+		fl, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows[c] = fl
+	}
+	// a TCP "dns" flow, so that the class has both transports
+	flows["dns"] = append(flows["dns"], flows["ssh"][0])
+	cn, err := controlnet.New(m.UNet, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cn.Templates, err = controlnet.BuildTemplates(flows, l, cfg.Rows, 2); err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Profile: prof, SampleOptions: unet.SampleOptions{N: 8, Steps: 2, Seed: 4, Batch: 4}}
+	base, err := Generate(context.Background(), m, "dns", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Predictor = cn
+	o, err := Generate(context.Background(), m, "dns", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Controls) != 8 {
+		t.Fatalf("%d controls for 8 flows", len(o.Controls))
+	}
+	for i, c := range o.Controls {
+		want := strings.TrimPrefix(o.Prompts[i], "dns ")
+		if got := c.Transport(l); got != want {
+			t.Errorf("flow %d, prompt %q: template of transport %q", i, o.Prompts[i], got)
+		}
+		if !slices.Equal(o.Matrices[i].Bits, base.Matrices[i].Bits) {
+			t.Fatalf("flow %d: an untrained ControlNet changed the sample", i)
+		}
+	}
+	cn.Templates = nil
+	if _, err := Generate(context.Background(), m, "dns", opt); err == nil {
+		t.Fatal("ControlNet without templates or controls: no error")
 	}
 }

@@ -190,6 +190,9 @@ func train(ctx context.Context, o options, log io.Writer) error {
 	for _, p := range tr.Trained() {
 		copy(p.Float32s(), tr.EMA()[p.Name])
 	}
+	if n.Templates, err = controlnet.BuildTemplates(ds.Flows, cfg.Layout.MustLayout(), cfg.Rows, o.minPackets); err != nil {
+		return err
+	}
 	info := map[string]string{"steps": fmt.Sprint(tr.Step), "flows": fmt.Sprint(len(ex)), "data": filepath.Base(filepath.Clean(o.data)),
 		"seconds": fmt.Sprintf("%.0f", time.Since(t0).Seconds())}
 	if err := n.Save(o.out, info); err != nil {

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.payload, "payload", "snap", "payload of repaired packets: snap (cut after the headers), zeros or random")
 	fs.StringVar(&o.transport, "transport", "mix", "transport word added to the prompt per flow: mix (the class's real mix of TCP/UDP/ICMP flows), tcp, udp, icmp or none")
 	fs.Var(&o.loras, "lora", "LoRA adapter file[:weight] made by examples/finetune (repeatable; weight 1 by default)")
-	fs.StringVar(&o.controlNet, "controlnet", "", "ControlNet file made by examples/controlnet (default: controlnet.safetensors in -model, if there)")
+	fs.StringVar(&o.controlNet, "controlnet", "", "ControlNet file made by examples/controlnet; without -control or -control-from each flow is steered by the structure of a real flow of the class (the file's templates). -control and -control-from default to controlnet.safetensors in -model")
 	fs.StringVar(&o.control, "control", "", "control image: a structure map PNG (white present, black vacant; or a flow image), one row per packet")
 	fs.StringVar(&o.controlFrom, "control-from", "", "control from a real flow: file.pcap[:index] (flows in order of their first packet)")
 	fs.Float64Var(&o.controlScale, "control-scale", 0, "ControlNet conditioning scale (0: the file's, 1 when trained)")
@@ -121,6 +121,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "control: %d packets (%s), scale %g\n", ctl.Packets(), orNone(ctl.Transport(m.UNet.Config.Layout.MustLayout())), cn.Scale)
 		ctlVals = [][]float32{ctl.Values()}
+	} else if o.controlNet != "" {
+		cn, _, err := controlnet.Load(o.controlNet, m.UNet)
+		if err != nil {
+			return err
+		}
+		if cn.Templates == nil {
+			return fmt.Errorf("%s has no templates: give -control or -control-from", o.controlNet)
+		}
+		if o.controlScale != 0 {
+			cn.Scale = o.controlScale
+		}
+		pred = cn
+		fmt.Fprintf(stderr, "controlnet: each flow steered by a real flow's structure from the ControlNet's templates, scale %g\n", cn.Scale)
 	}
 	sopt := unet.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: o.scheduler, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
 		Progress: func(done, total int) {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"t2t"
+	"t2t/controlnet"
 	"t2t/lora"
 	"t2t/models"
 	"t2t/pcapio"
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
 	var loras multi
 	fs.Var(&loras, "lora", "LoRA adapter file[:weight] (repeatable); its classes are generated too")
+	cnPath := fs.String("controlnet", "", "ControlNet file with templates: each flow is steered by the structure of a real training flow of its class and transport")
+	cnScale := fs.Float64("control-scale", 0, "ControlNet conditioning scale (0: the file's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,6 +104,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
+	var pred unet.Predictor
+	if *cnPath != "" {
+		cn, _, err := controlnet.Load(*cnPath, m.UNet)
+		if err != nil {
+			return err
+		}
+		if *cnScale != 0 {
+			cn.Scale = *cnScale
+		}
+		pred = cn
+	}
 	if *only != "" {
 		classes = strings.Split(*only, ",")
 	}
@@ -109,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, c := range classes {
 		t0 := time.Now()
 		o, err := pipeline.Generate(ctx, m, c, pipeline.Options{Profile: profile, SampleOptions: unet.SampleOptions{
-			N: *n, Steps: *steps, Scheduler: *sched, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport})
+			N: *n, Steps: *steps, Scheduler: *sched, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred})
 		if err != nil {
 			return err
 		}
