@@ -143,6 +143,12 @@ const (
 // safetensors, with the base's fingerprint, the scale and info (free-form
 // JSON-able notes, such as how it was trained) in the metadata.
 func (n *ControlNet) Save(path string, info map[string]string) error {
+	return n.SaveAs(path, info, "F32")
+}
+
+// SaveAs is Save with the stored dtype chosen: "F32" or "F16" (half the
+// size; the weights rounded to half precision).
+func (n *ControlNet) SaveAs(path string, info map[string]string, dtype string) error {
 	var ts []unet.Tensor
 	for _, p := range n.Params() {
 		d := p.Float32s()
@@ -170,7 +176,7 @@ func (n *ControlNet) Save(path string, info map[string]string) error {
 		}
 		meta[metaTemplates] = string(b)
 	}
-	return unet.SaveSafetensors(path, ts, meta)
+	return unet.SaveSafetensorsAs(path, ts, meta, dtype)
 }
 
 // ErrWrongBase is matched (errors.Is) by the error of loading a ControlNet

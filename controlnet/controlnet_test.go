@@ -258,6 +258,23 @@ func TestSaveLoad(t *testing.T) {
 	if int(st.Size()) > 4*(n.Count())+64<<10 || int(st.Size()) < 4*n.Count() {
 		t.Fatalf("file of %d bytes for %d weights", st.Size(), n.Count())
 	}
+	half := filepath.Join(t.TempDir(), "half.safetensors")
+	if err := n.SaveAs(half, nil, "F16"); err != nil {
+		t.Fatal(err)
+	}
+	hst, _ := os.Stat(half)
+	h, _, err := Load(half, u)
+	if err != nil || hst.Size() > st.Size()/2+64<<10 {
+		t.Fatalf("F16 file of %d bytes (F32 %d): %v", hst.Size(), st.Size(), err)
+	}
+	for i, p := range h.Params() {
+		q := n.Params()[i].Float32s()
+		for j, v := range p.Float32s() {
+			if d := v - q[j]; d > 1e-3*max(1, q[j]) || -d > 1e-3*max(1, -q[j]) {
+				t.Fatalf("%s[%d]: %g in F16, %g in F32", p.Name, j, v, q[j])
+			}
+		}
+	}
 	other := cfg
 	other.Seed = 7
 	u2, _ := unet.New(other, tensor.Float32)

@@ -125,6 +125,21 @@ func stSortedForWrite(ts []Tensor) ([]*Tensor, error) {
 // before writing anything, on an empty, reserved ("__metadata__") or duplicate name, or a
 // Data whose length is not the product of Shape.
 func WriteSafetensors(w io.Writer, ts []Tensor, meta map[string]string) error {
+	return WriteSafetensorsAs(w, ts, meta, "F32")
+}
+
+// WriteSafetensorsAs is WriteSafetensors with the stored dtype chosen: "F32", or "F16" (half
+// the size; values rounded to the nearest half-precision number, ties to even, those beyond
+// its range to ±Inf, which the caller should avoid).
+func WriteSafetensorsAs(w io.Writer, ts []Tensor, meta map[string]string, dtype string) error {
+	size := int64(4)
+	switch dtype {
+	case "F32":
+	case "F16":
+		size = 2
+	default:
+		return fmt.Errorf("unet: WriteSafetensors: dtype %q: want F32 or F16", dtype)
+	}
 	sorted, err := stSortedForWrite(ts)
 	if err != nil {
 		return err
@@ -138,8 +153,8 @@ func WriteSafetensors(w io.Writer, ts []Tensor, meta map[string]string) error {
 		for k, d := range t.Shape {
 			shape[k] = int64(d)
 		}
-		end := offset + 4*int64(len(t.Data))
-		header[t.Name] = stHeaderEntry{Dtype: "F32", Shape: shape, DataOffsets: []int64{offset, end}}
+		end := offset + size*int64(len(t.Data))
+		header[t.Name] = stHeaderEntry{Dtype: dtype, Shape: shape, DataOffsets: []int64{offset, end}}
 		offset = end
 	}
 	if len(meta) > 0 {
@@ -169,7 +184,11 @@ func WriteSafetensors(w io.Writer, ts []Tensor, meta map[string]string) error {
 				bw.Write(chunk)
 				chunk = chunk[:0]
 			}
-			chunk = binary.LittleEndian.AppendUint32(chunk, math.Float32bits(v))
+			if size == 2 {
+				chunk = binary.LittleEndian.AppendUint16(chunk, stFloat32ToFloat16(v))
+			} else {
+				chunk = binary.LittleEndian.AppendUint32(chunk, math.Float32bits(v))
+			}
 		}
 	}
 	bw.Write(chunk)
@@ -182,6 +201,11 @@ func WriteSafetensors(w io.Writer, ts []Tensor, meta map[string]string) error {
 // SaveSafetensors writes ts and meta to path.tmp and renames it to path, so that path holds
 // either the old checkpoint or the complete new one.
 func SaveSafetensors(path string, ts []Tensor, meta map[string]string) (err error) {
+	return SaveSafetensorsAs(path, ts, meta, "F32")
+}
+
+// SaveSafetensorsAs is SaveSafetensors with the stored dtype chosen (see WriteSafetensorsAs).
+func SaveSafetensorsAs(path string, ts []Tensor, meta map[string]string, dtype string) (err error) {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -193,7 +217,7 @@ func SaveSafetensors(path string, ts []Tensor, meta map[string]string) (err erro
 			os.Remove(tmp)
 		}
 	}()
-	if err := WriteSafetensors(f, ts, meta); err != nil {
+	if err := WriteSafetensorsAs(f, ts, meta, dtype); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -456,6 +480,45 @@ func stDecodeFloats(dtype string, b []byte, n int64) []float32 {
 		}
 	}
 	return out
+}
+
+// stFloat32ToFloat16 rounds a float32 to the nearest IEEE 754 half-precision value, ties to
+// even; NaN stays NaN, values beyond the half range become ±Inf.
+func stFloat32ToFloat16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	frac := b & 0x7fffff
+	if exp == 0xff { // Inf or NaN
+		if frac != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 { // subnormal half (or zero)
+		if e < -10 {
+			return sign
+		}
+		m := frac | 0x800000 // implicit bit
+		shift := uint32(14 - e)
+		h := m >> shift
+		rem := m & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rem > half || rem == half && h&1 == 1 {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	h := uint32(e)<<10 | frac>>13
+	rem := frac & 0x1fff
+	if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
+		h++ // may carry into the exponent, up to Inf: correct
+	}
+	return sign | uint16(h)
 }
 
 // stFloat16ToFloat32 converts an IEEE 754 half-precision value.

@@ -444,3 +444,60 @@ func FuzzLoadSafetensors(f *testing.F) {
 		}
 	})
 }
+
+// TestFloat16Write: every half-precision value converts to float32 and
+// back to itself; float32s round to the nearest half (ties to even), and a
+// checkpoint written as F16 reads back within half precision.
+func TestFloat16Write(t *testing.T) {
+	for h := 0; h < 1<<16; h++ {
+		f := stFloat16ToFloat32(uint16(h))
+		if f != f {
+			if g := stFloat32ToFloat16(f); g&0x7c00 != 0x7c00 || g&0x3ff == 0 {
+				t.Fatalf("NaN %#04x -> %#04x", h, g)
+			}
+			continue
+		}
+		if g := stFloat32ToFloat16(f); g != uint16(h) {
+			t.Fatalf("half %#04x -> %g -> %#04x", h, f, g)
+		}
+	}
+	for _, c := range []struct {
+		f    float32
+		want uint16
+	}{
+		{1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {65520, 0x7c00}, {1e10, 0x7c00},
+		{1 + 1.0/2048, 0x3c00},           // tie, to even
+		{1 + 3.0/2048, 0x3c02},           // tie, to even (up)
+		{float32(math.Ldexp(1, -24)), 1}, // smallest subnormal
+		{float32(math.Ldexp(1, -26)), 0}, // rounds to zero
+		{0.1, 0x2e66},
+	} {
+		if got := stFloat32ToFloat16(c.f); got != c.want {
+			t.Errorf("%g -> %#04x, want %#04x", c.f, got, c.want)
+		}
+	}
+	rng := rand.New(rand.NewSource(1))
+	d := make([]float32, 1000)
+	for i := range d {
+		d[i] = float32(rng.NormFloat64())
+	}
+	var buf bytes.Buffer
+	if err := WriteSafetensorsAs(&buf, []Tensor{{Name: "w", Shape: []int{1000}, Data: d}}, nil, "F16"); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > 2*1000+200 {
+		t.Fatalf("F16 file of %d bytes for 1000 values", buf.Len())
+	}
+	ts, _, err := ReadSafetensors(bytes.NewReader(buf.Bytes()), "f16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range ts[0].Data {
+		if math.Abs(float64(v-d[i])) > math.Abs(float64(d[i]))/1024+1e-7 {
+			t.Fatalf("value %d: %g read back as %g", i, d[i], v)
+		}
+	}
+	if err := WriteSafetensorsAs(&buf, nil, nil, "BF16"); err == nil {
+		t.Error("BF16 writing: no error")
+	}
+}

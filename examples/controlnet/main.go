@@ -58,7 +58,7 @@ type options struct {
 	n, sampleSteps                              int
 	lr, guidance, scale                         float64
 	seed                                        uint64
-	resume, quiet, cross                        bool
+	resume, quiet, cross, f16                   bool
 }
 
 func run(ctx context.Context, args []string, stdout, log io.Writer) error {
@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, log io.Writer) error {
 	fs.Float64Var(&o.scale, "control-scale", 0, "with -eval: conditioning scale (0: the file's)")
 	fs.BoolVar(&o.cross, "cross", false, "with -eval: also prompt each class with the controls of the others")
 	fs.StringVar(&o.jsonOut, "json", "", "with -eval: write the figures as JSON")
+	fs.BoolVar(&o.f16, "f16", false, "store the weights in half precision (half the file)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -195,7 +196,11 @@ func train(ctx context.Context, o options, log io.Writer) error {
 	}
 	info := map[string]string{"steps": fmt.Sprint(tr.Step), "flows": fmt.Sprint(len(ex)), "data": filepath.Base(filepath.Clean(o.data)),
 		"seconds": fmt.Sprintf("%.0f", time.Since(t0).Seconds())}
-	if err := n.Save(o.out, info); err != nil {
+	dtype := "F32"
+	if o.f16 {
+		dtype = "F16"
+	}
+	if err := n.SaveAs(o.out, info, dtype); err != nil {
 		return err
 	}
 	if len(tr.Losses) > 1 {
