@@ -3,6 +3,7 @@ package controlnet
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 
@@ -192,6 +193,19 @@ func Load(path string, base *unet.UNet) (*ControlNet, map[string]string, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("controlnet: loading %s: %w", path, err)
 	}
+	return fromTensors(ts, meta, path, base)
+}
+
+// Read is Load from a reader; name identifies it in errors.
+func Read(r io.Reader, name string, base *unet.UNet) (*ControlNet, map[string]string, error) {
+	ts, meta, err := unet.ReadSafetensors(r, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("controlnet: loading %s: %w", name, err)
+	}
+	return fromTensors(ts, meta, name, base)
+}
+
+func fromTensors(ts []unet.Tensor, meta map[string]string, path string, base *unet.UNet) (*ControlNet, map[string]string, error) {
 	if f := meta[metaFormat]; f != formatName {
 		return nil, nil, fmt.Errorf("controlnet: loading %s: format %q, want %q (not a ControlNet file?)", path, f, formatName)
 	}

@@ -1,9 +1,12 @@
 // Package models embeds t2t's default model, so that programs generate
 // traffic without any file: a Small UNet trained by examples/train on the
 // repository's own captures (testdata/train, 14 classes made with
-// ../shared/capture/capture.sh, 48 flows of 32 packets each), in under
-// half an hour on a 2-core CPU. Its prompts are the class names and their
-// aliases type-0 ... type-13; Default().Meta says which is which.
+// ../shared/capture/capture.sh, 64 flows of 32 packets each), in under
+// half an hour on a 2-core CPU, and a ControlNet for it (examples/controlnet,
+// stored in half precision) with the structure templates of those flows.
+// Its prompts are the class names, their aliases type-0 ... type-13 and
+// the transport words tcp, udp, icmp ("dns tcp"); Default().Meta says which
+// class is which.
 package models
 
 import (
@@ -13,12 +16,37 @@ import (
 	"os"
 	"path/filepath"
 
+	"t2t/controlnet"
 	"t2t/repair"
 	"t2t/unet"
 )
 
-//go:embed small/config.json small/vocab.json small/scheduler.json small/model.safetensors small/profile.json
+//go:embed small/config.json small/vocab.json small/scheduler.json small/model.safetensors small/profile.json small/controlnet.safetensors
 var files embed.FS
+
+// ControlNetFile is a model folder's ControlNet, when it has one.
+const ControlNetFile = "controlnet.safetensors"
+
+// ControlNet loads the ControlNet of the model in dir (the embedded one
+// when dir is "") for m, that model. A folder without ControlNetFile gives
+// nil and no error.
+func ControlNet(dir string, m *unet.Model) (*controlnet.ControlNet, error) {
+	if dir == "" {
+		f, err := files.Open("small/" + ControlNetFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		n, _, err := controlnet.Read(f, "embedded:small/"+ControlNetFile, m.UNet)
+		return n, err
+	}
+	path := filepath.Join(dir, ControlNetFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	n, _, err := controlnet.Load(path, m.UNet)
+	return n, err
+}
 
 // Default loads the embedded model (about 20 MB of weights; each call
 // returns a fresh copy).

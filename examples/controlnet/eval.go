@@ -128,7 +128,7 @@ func evaluate(ctx context.Context, o options, stdout, log io.Writer) error {
 		if len(byClass[c]) == 0 {
 			continue
 		}
-		rs, wt, bt, err := sample(ctx, m, cn, prof, c, byClass[c], true, o)
+		rs, wt, bt, err := sample(ctx, m, cn, prof, c, byClass[c], true, true, o)
 		if err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func evaluate(ctx context.Context, o options, stdout, log io.Writer) error {
 		if o.cross {
 			other := classes[(i+1)%len(classes)]
 			if len(byClass[other]) > 0 {
-				rs, _, _, err := sample(ctx, m, cn, prof, c, byClass[other], false, o)
+				rs, _, _, err := sample(ctx, m, cn, prof, c, byClass[other], false, false, o)
 				if err != nil {
 					return err
 				}
@@ -193,8 +193,9 @@ type result struct {
 // without the ControlNet (same prompt, same seed) and compares each with
 // its control.
 // With transport, the prompt also names the control flow's transport
-// (for a model trained with transport prompts).
-func sample(ctx context.Context, m *unet.Model, cn *controlnet.ControlNet, prof *repair.Profile, p string, ctls []control, transport bool, o options) ([]result, time.Duration, time.Duration, error) {
+// (for a model trained with transport prompts); with base, the model is
+// also sampled without the ControlNet.
+func sample(ctx context.Context, m *unet.Model, cn *controlnet.ControlNet, prof *repair.Profile, p string, ctls []control, transport, withBase bool, o options) ([]result, time.Duration, time.Duration, error) {
 	groups := map[string][]int{}
 	var order []string
 	for i, c := range ctls {
@@ -228,13 +229,15 @@ func sample(ctx context.Context, m *unet.Model, cn *controlnet.ControlNet, prof 
 			return nil, 0, 0, err
 		}
 		wt += time.Since(t0)
-		so.Control = nil
-		t0 = time.Now()
-		base, err := unet.Sample(ctx, m.UNet, m.Vocab, m.Noise, prompt, so)
-		if err != nil {
-			return nil, 0, 0, err
+		base := with
+		if withBase {
+			so.Control = nil
+			t0 = time.Now()
+			if base, err = unet.Sample(ctx, m.UNet, m.Vocab, m.Noise, prompt, so); err != nil {
+				return nil, 0, 0, err
+			}
+			bt += time.Since(t0)
 		}
-		bt += time.Since(t0)
 		for k, i := range idx {
 			c := ctls[i]
 			r := &out[i]

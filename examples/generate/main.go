@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.payload, "payload", "snap", "payload of repaired packets: snap (cut after the headers), zeros or random")
 	fs.StringVar(&o.transport, "transport", "mix", "transport word added to the prompt per flow: mix (the class's real mix of TCP/UDP/ICMP flows), tcp, udp, icmp or none")
 	fs.Var(&o.loras, "lora", "LoRA adapter file[:weight] made by examples/finetune (repeatable; weight 1 by default)")
-	fs.StringVar(&o.controlNet, "controlnet", "", "ControlNet file made by examples/controlnet; without -control or -control-from each flow is steered by the structure of a real flow of the class (the file's templates). -control and -control-from default to controlnet.safetensors in -model")
+	fs.StringVar(&o.controlNet, "controlnet", "", "ControlNet file made by examples/controlnet (default: the model's own, "+models.ControlNetFile+" in -model or the embedded one; none: no ControlNet). Without -control or -control-from each flow takes the structure of a real flow of the class (the file's templates)")
 	fs.StringVar(&o.control, "control", "", "control image: a structure map PNG (white present, black vacant; or a flow image), one row per packet")
 	fs.StringVar(&o.controlFrom, "control-from", "", "control from a real flow: file.pcap[:index] (flows in order of their first packet)")
 	fs.Float64Var(&o.controlScale, "control-scale", 0, "ControlNet conditioning scale (0: the file's, 1 when trained)")
@@ -108,10 +108,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "prompts of this model: %s\n", strings.Join(m.Vocab.Tokens()[2:], " "))
 		return errors.New("-prompt is required")
 	}
+	cn, err := loadControlNet(m, o)
+	if err != nil {
+		return err
+	}
 	var pred unet.Predictor = m.UNet
 	var ctlVals [][]float32
 	if o.control != "" || o.controlFrom != "" {
-		cn, ctl, err := loadControl(m, o)
+		if cn == nil {
+			return errors.New("a control needs a ControlNet: -controlnet FILE (the model folder has no " + models.ControlNetFile + ")")
+		}
+		ctl, err := loadControl(m, o)
 		if err != nil {
 			return err
 		}
@@ -121,19 +128,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "control: %d packets (%s), scale %g\n", ctl.Packets(), orNone(ctl.Transport(m.UNet.Config.Layout.MustLayout())), cn.Scale)
 		ctlVals = [][]float32{ctl.Values()}
-	} else if o.controlNet != "" {
-		cn, _, err := controlnet.Load(o.controlNet, m.UNet)
-		if err != nil {
-			return err
-		}
+	} else if cn != nil {
 		if cn.Templates == nil {
-			return fmt.Errorf("%s has no templates: give -control or -control-from", o.controlNet)
+			return errors.New("the ControlNet has no templates: give -control or -control-from, or -controlnet none")
 		}
-		if o.controlScale != 0 {
-			cn.Scale = o.controlScale
+		if cn.Templates.Classes[pipeline.ClassOf(m, o.prompt)] != nil {
+			pred = cn
+			fmt.Fprintf(stderr, "controlnet: each flow takes the structure of a real %s flow (the ControlNet's templates), scale %g\n", pipeline.ClassOf(m, o.prompt), cn.Scale)
 		}
-		pred = cn
-		fmt.Fprintf(stderr, "controlnet: each flow steered by a real flow's structure from the ControlNet's templates, scale %g\n", cn.Scale)
 	}
 	sopt := unet.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: o.scheduler, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
 		Progress: func(done, total int) {
@@ -144,30 +146,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}}
-	if o.raw {
-		start := time.Now()
-		flows, err := unet.Sample(ctx, pred, m.Vocab, m.Noise, o.prompt, sopt)
-		if err != nil {
-			return err
-		}
-		gen := time.Since(start)
-		if err := writeImages(o.png, flows); err != nil {
-			return err
-		}
-		n, skipped, err := writePcap(o.out, flows)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%d flows for %q: %d packets in %s (%d rows not decodable, no repair), %.2fs per flow\n",
-			len(flows), o.prompt, n, o.out, skipped, gen.Seconds()/float64(len(flows)))
-		return nil
-	}
 	out, err := pipeline.Generate(ctx, m, o.prompt, pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport, Predictor: pred})
 	if err != nil {
 		return err
 	}
 	if err := writeImages(o.png, out.Matrices); err != nil {
 		return err
+	}
+	if o.raw {
+		n, skipped, err := writePcap(o.out, out.Matrices)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d flows for %q: %d packets in %s (%d rows not decodable, no repair), %.2fs per flow\n",
+			len(out.Matrices), o.prompt, n, o.out, skipped, out.Sampling.Seconds()/float64(len(out.Matrices)))
+		return nil
 	}
 	if err := pipeline.WritePcap(o.out, out.Packets); err != nil {
 		return err
@@ -177,40 +170,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// loadControl loads the ControlNet and the control image -control or
-// -control-from name.
-func loadControl(m *unet.Model, o options) (*controlnet.ControlNet, *controlnet.Control, error) {
-	if o.control != "" && o.controlFrom != "" {
-		return nil, nil, errors.New("-control and -control-from: give one")
+// loadControlNet loads the ControlNet -controlnet names: "none" none,
+// "" the model's own (models.ControlNet; nil when it has none), else the
+// file.
+func loadControlNet(m *unet.Model, o options) (*controlnet.ControlNet, error) {
+	var cn *controlnet.ControlNet
+	var err error
+	switch o.controlNet {
+	case "none":
+		return nil, nil
+	case "":
+		cn, err = models.ControlNet(o.model, m)
+	default:
+		cn, _, err = controlnet.Load(o.controlNet, m.UNet)
 	}
-	path := o.controlNet
-	if path == "" {
-		if o.model == "" {
-			return nil, nil, errors.New("a control needs -controlnet FILE (the embedded model has no ControlNet)")
-		}
-		path = filepath.Join(o.model, "controlnet.safetensors")
-	}
-	cn, _, err := controlnet.Load(path, m.UNet)
-	if err != nil {
-		return nil, nil, err
+	if err != nil || cn == nil {
+		return nil, err
 	}
 	if o.controlScale != 0 {
 		cn.Scale = o.controlScale
 	}
+	return cn, nil
+}
+
+// loadControl reads the control image -control or -control-from names.
+func loadControl(m *unet.Model, o options) (*controlnet.Control, error) {
+	if o.control != "" && o.controlFrom != "" {
+		return nil, errors.New("-control and -control-from: give one")
+	}
 	c := m.UNet.Config
 	var ctl *controlnet.Control
+	var err error
 	if o.control != "" {
 		ctl, err = controlnet.ReadPNGFile(o.control, c.Cols, c.Rows)
 	} else {
 		ctl, err = controlnet.FromPcap(o.controlFrom, c.Layout.MustLayout(), c.Rows)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if ctl.Packets() == 0 {
-		return nil, nil, errors.New("the control image has no packet (every bit vacant)")
+		return nil, errors.New("the control image has no packet (every bit vacant)")
 	}
-	return cn, ctl, nil
+	return ctl, nil
 }
 
 func orNone(s string) string {
