@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"slices"
 	"strings"
@@ -38,8 +39,9 @@ type Row struct {
 	// share of flows with the control's transport
 	Transport     float64 `json:"transport"`
 	BaseTransport float64 `json:"base_transport"`
-	// share of flows whose ports (raw model output) include a server port
-	// of the prompt's class, and one of the control flow's ports
+	// share of flows whose ports (raw model output, which repair snaps to
+	// the nearest server port of the class profile) are within 2 bits of
+	// a server port of the prompt's class, and of the control's class
 	PromptPort  float64 `json:"prompt_port"`
 	ControlPort float64 `json:"control_port"`
 }
@@ -210,11 +212,14 @@ func sample(ctx context.Context, m *unet.Model, cn *controlnet.ControlNet, prof 
 	}
 	out := make([]result, len(ctls))
 	var wt, bt time.Duration
-	serverPorts := map[int]bool{}
-	if cp := prof.Class(p); cp != nil {
-		for _, sp := range cp.ServerPorts {
-			serverPorts[sp.Value] = true
+	serverPorts := func(class string) []int {
+		var ps []int
+		if cp := prof.Class(class); cp != nil {
+			for _, sp := range cp.ServerPorts {
+				ps = append(ps, sp.Value)
+			}
 		}
+		return ps
 	}
 	for gi, prompt := range order {
 		idx := groups[prompt]
@@ -249,10 +254,8 @@ func sample(ctx context.Context, m *unet.Model, cn *controlnet.ControlNet, prof 
 			r.trans = transportOf(with[k]) == c.trans
 			r.baseTrans = transportOf(base[k]) == c.trans
 			ports := portsOf(with[k])
-			for _, pt := range ports {
-				r.promptPort = r.promptPort || serverPorts[pt]
-				r.controlPort = r.controlPort || pt == int(c.flow.Key.A.Port()) || pt == int(c.flow.Key.B.Port())
-			}
+			r.promptPort = near(ports, serverPorts(p), 2)
+			r.controlPort = near(ports, serverPorts(c.class), 2)
 		}
 	}
 	return out, wt, bt, nil
@@ -294,6 +297,18 @@ func portsOf(m *t2t.Matrix) []int {
 	return nil
 }
 
+// near reports whether a port is within maxBits bit flips of a target.
+func near(ports, targets []int, maxBits int) bool {
+	for _, p := range ports {
+		for _, t := range targets {
+			if bits.OnesCount16(uint16(p^t)) <= maxBits {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func summarize(prompt, ctl string, rs []result) Row {
 	r := Row{Prompt: prompt, Control: ctl, Flows: len(rs), BitsMin: 1, BaseBitsMin: 1}
 	if len(rs) == 0 {
@@ -329,7 +344,7 @@ func printReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "\nflows with >= 99%% of bits matching: %.2f with the ControlNet, %.2f without; %.2f s/flow with, %.2f without (scale %g, %d steps, guidance %g)\n",
 		rep.AtLeast99, rep.Base99, rep.SecPerFlow, rep.BaseSec, rep.Scale, rep.Steps, rep.Guidance)
 	if len(rep.Cross) > 0 {
-		fmt.Fprintf(w, "\n| prompt | control from | bits matching control | packets right | control's transport | prompt class's server port | control flow's port |\n|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "\n| prompt | control from | bits matching control | packets right | control's transport | port near prompt class's server port | near control class's |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range rep.Cross {
 			fmt.Fprintf(w, "| %s | %s | %.4f | %.2f | %.2f | %.2f | %.2f |\n", r.Prompt, r.Control, r.Bits, r.Packets, r.Transport, r.PromptPort, r.ControlPort)
 		}

@@ -6,6 +6,12 @@
 // the total variation distance between the synthetic and real TCP/UDP/ICMP
 // packet mix of each class; it prints a table and writes <out>/raw.json.
 //
+// Flows are split over each class's real transport mix (-transport) and,
+// when the model has a ControlNet with templates (the embedded one does;
+// -controlnet none turns it off), each takes the structure of a real
+// training flow. LoRA adapters (-lora, repeatable) add their classes; each
+// is attached only while its own classes are generated.
+//
 //	synthesize -real ../shared/data/captures-seed42 -n 20 -steps 20 -out synth/
 package main
 
@@ -69,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
 	var loras multi
 	fs.Var(&loras, "lora", "LoRA adapter file[:weight] (repeatable); its classes are generated too")
-	cnPath := fs.String("controlnet", "", "ControlNet file with templates: each flow is steered by the structure of a real training flow of its class and transport")
+	cnPath := fs.String("controlnet", "", "ControlNet with templates (default: the model's own, if it has one; none: no ControlNet): each flow takes the structure of a real training flow of its class and transport")
 	cnScale := fs.Float64("control-scale", 0, "ControlNet conditioning scale (0: the file's)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,11 +88,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	classes := strings.Split(m.Meta["classes"], ",")
+	// each adapter is attached for its own classes only (all classes when
+	// it names none), so that base classes are sampled by the base model
+	var sets []*lora.Set
 	for _, spec := range loras {
 		var s *lora.Set
 		if s, profile, err = pipeline.AttachAdapter(m, profile, spec); err != nil {
 			return err
 		}
+		s.Detach()
+		sets = append(sets, s)
 		if c := s.Extra[pipeline.ExtraClasses]; c != "" {
 			for _, c := range strings.Split(c, ",") {
 				if !slices.Contains(classes, c) {
@@ -104,16 +115,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	var pred unet.Predictor
-	if *cnPath != "" {
-		cn, _, err := controlnet.Load(*cnPath, m.UNet)
-		if err != nil {
-			return err
-		}
-		if *cnScale != 0 {
-			cn.Scale = *cnScale
-		}
-		pred = cn
+	var cn *controlnet.ControlNet
+	switch *cnPath {
+	case "none":
+	case "":
+		cn, err = models.ControlNet(*modelDir, m)
+	default:
+		cn, _, err = controlnet.Load(*cnPath, m.UNet)
+	}
+	if err != nil {
+		return err
+	}
+	if cn != nil && *cnScale != 0 {
+		cn.Scale = *cnScale
 	}
 	if *only != "" {
 		classes = strings.Split(*only, ",")
@@ -122,10 +136,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%-12s %5s %10s %22s %22s %6s %8s %7s\n", "class", "flows", "one-trans", "synthetic tcp/udp/icmp", "real tcp/udp/icmp", "TV", "repair", "s/flow")
 	for _, c := range classes {
 		t0 := time.Now()
+		for _, s := range sets {
+			if cs := s.Extra[pipeline.ExtraClasses]; cs == "" || slices.Contains(strings.Split(cs, ","), c) {
+				if err := s.Attach(); err != nil {
+					return err
+				}
+			}
+		}
+		var pred unet.Predictor
+		if cn != nil && cn.Templates != nil && cn.Templates.Classes[c] != nil {
+			pred = cn // real flows' structures for the classes the ControlNet has templates of
+		}
 		o, err := pipeline.Generate(ctx, m, c, pipeline.Options{Profile: profile, SampleOptions: unet.SampleOptions{
 			N: *n, Steps: *steps, Scheduler: *sched, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred})
 		if err != nil {
 			return err
+		}
+		for _, s := range sets {
+			s.Detach()
 		}
 		if err := pipeline.WritePcap(filepath.Join(*out, c+".pcap"), o.Packets); err != nil {
 			return err
