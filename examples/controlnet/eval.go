@@ -71,16 +71,21 @@ type control struct {
 }
 
 func evaluate(ctx context.Context, o options, stdout, log io.Writer) error {
-	if o.net == "" {
-		return errors.New("-eval needs -controlnet FILE")
-	}
 	m, prof, err := models.Load(o.model)
 	if err != nil {
 		return err
 	}
-	cn, _, err := controlnet.Load(o.net, m.UNet)
+	var cn *controlnet.ControlNet
+	if o.net == "" {
+		cn, err = models.ControlNet(o.model, m) // the model's own
+	} else {
+		cn, _, err = controlnet.Load(o.net, m.UNet)
+	}
 	if err != nil {
 		return err
+	}
+	if cn == nil {
+		return errors.New("-eval needs -controlnet FILE (the model has no ControlNet)")
 	}
 	if o.scale != 0 {
 		cn.Scale = o.scale

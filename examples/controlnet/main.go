@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, log io.Writer) error {
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -state")
 	fs.BoolVar(&o.quiet, "q", false, "no progress")
 	fs.StringVar(&o.eval, "eval", "", "evaluate instead of training: labelled captures whose flows (those not in -data) serve as controls")
-	fs.StringVar(&o.net, "controlnet", "", "with -eval: the ControlNet file")
+	fs.StringVar(&o.net, "controlnet", "", "with -eval: the ControlNet file (default: the model's own, if it has one)")
 	fs.IntVar(&o.n, "n", 10, "with -eval: control flows per class")
 	fs.IntVar(&o.sampleSteps, "sample-steps", 20, "with -eval: denoising steps")
 	fs.Float64Var(&o.guidance, "guidance", 2, "with -eval: classifier-free guidance")
