@@ -75,7 +75,15 @@ type ClassProfile struct {
 	IAT [len(IATBuckets)][]int `json:"iat"`
 	// MaxIPLen is the longest IP packet (total length) seen.
 	MaxIPLen int `json:"max_ip_len"`
+	// IPLens counts the IP total lengths of packets (IPv6: 40 + payload
+	// length), most frequent first, at most MaxLenCounts values. Repair
+	// snaps a generated length that is not among them to the nearest one
+	// within MaxLenFlips bit flips.
+	IPLens []Count `json:"ip_lens,omitempty"`
 }
+
+// MaxLenCounts bounds ClassProfile.IPLens.
+const MaxLenCounts = 1024
 
 // Profile is the per-class knowledge repair draws from. It is stored with
 // a model as JSON (encoding/json round-trips it).
@@ -89,7 +97,10 @@ const MaxCounts = 64
 
 type counter map[int]int
 
-func (c counter) list() []Count {
+func (c counter) list() []Count { return c.top(MaxCounts) }
+
+// top lists at most k values, most frequent first.
+func (c counter) top(k int) []Count {
 	out := make([]Count, 0, len(c))
 	for v, n := range c {
 		out = append(out, Count{v, n})
@@ -100,8 +111,8 @@ func (c counter) list() []Count {
 		}
 		return out[i].Value < out[j].Value
 	})
-	if len(out) > MaxCounts {
-		out = out[:MaxCounts]
+	if len(out) > k {
+		out = out[:k]
 	}
 	return out
 }
@@ -115,7 +126,7 @@ func BuildProfile(flows map[string][]*pcapio.Flow) *Profile {
 		ports := counter{}
 		var ttl, win [2]counter
 		ttl[0], ttl[1], win[0], win[1] = counter{}, counter{}, counter{}, counter{}
-		icmp := counter{}
+		icmp, lens := counter{}, counter{}
 		syn, synack := map[string]int{}, map[string]int{}
 		for b := range cp.IAT {
 			cp.IAT[b] = make([]int, IATBins)
@@ -166,9 +177,11 @@ func BuildProfile(flows map[string][]*pcapio.Flow) *Profile {
 					ttl[d][int(ip[8])]++
 					cp.DF[d][ip[6]>>6&1]++
 					cp.MaxIPLen = max(cp.MaxIPLen, int(binary.BigEndian.Uint16(ip[2:4])))
+					lens[int(binary.BigEndian.Uint16(ip[2:4]))]++
 				} else {
 					ttl[d][int(ip[7])]++
 					cp.MaxIPLen = max(cp.MaxIPLen, 40+int(binary.BigEndian.Uint16(ip[4:6])))
+					lens[40+int(binary.BigEndian.Uint16(ip[4:6]))]++
 				}
 				if info.TransOff < 0 {
 					continue
@@ -205,6 +218,7 @@ func BuildProfile(flows map[string][]*pcapio.Flow) *Profile {
 			cp.Windows[d] = win[d].list()
 		}
 		cp.ICMPTypes = icmp.list()
+		cp.IPLens = lens.top(MaxLenCounts)
 		cp.SYN = templates(syn)
 		cp.SYNACK = templates(synack)
 		p.Classes[class] = cp
@@ -335,6 +349,12 @@ func (p *Profile) Validate() error {
 					return bad("option template %q is not well-formed", t.Options)
 				}
 			}
+		}
+		if err := check("ip_lens", c.IPLens, 20, 65535+40); err != nil {
+			return err
+		}
+		if len(c.IPLens) > MaxLenCounts {
+			return bad("%d ip_lens, at most %d", len(c.IPLens), MaxLenCounts)
 		}
 		if c.MaxIPLen < 0 || c.MaxIPLen > 65535+40 {
 			return bad("max_ip_len %d", c.MaxIPLen)

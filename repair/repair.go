@@ -537,8 +537,35 @@ func (rp *repairer) lengths(ps []*pkt) {
 		for tl > rp.mtu {
 			tl &^= 1 << (bits.Len(uint(tl)) - 1)
 		}
+		if rp.cp != nil {
+			tl = snapLength(tl, h, rp.mtu, rp.cp.IPLens)
+		}
 		q.plen = max(0, tl-h)
 	}
+}
+
+// MaxLenFlips is how many bits a generated IP length may be off a length
+// of the class profile (ClassProfile.IPLens) and still be snapped to it.
+const MaxLenFlips = 2
+
+// snapLength returns tl if it is a known length (or none is known), else
+// the known length nearest in Hamming distance, at most MaxLenFlips bits
+// away, of at least the header length h and at most mtu (ties: the more
+// frequent one); tl when there is none.
+func snapLength(tl, h, mtu int, known []Count) int {
+	best, bestD := tl, MaxLenFlips+1
+	for _, c := range known {
+		if c.Value == tl {
+			return tl
+		}
+		if c.Value < h || c.Value > mtu {
+			continue
+		}
+		if d := bits.OnesCount(uint(c.Value ^ tl)); d < bestD {
+			best, bestD = c.Value, d
+		}
+	}
+	return best
 }
 
 // endpoints chooses addresses, ports and MACs and sets each packet's
