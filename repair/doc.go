@@ -34,7 +34,9 @@
 //     distance; ties alternate. ICMP: bit 3 of the type (8 request, 0
 //     reply). Ports are kept when plausible for the class (server port in
 //     the profile, client port in its range), otherwise drawn.
-//   - Lengths: a length above the MTU loses its highest bits until it fits.
+//   - Lengths: a length above the MTU loses its highest bits until it fits;
+//     a length the class never has (ClassProfile.IPLens) becomes the
+//     nearest one it has within MaxLenFlips bit flips, if any.
 //   - IP: version, IHL 5, total length, no fragments; TTL kept when the
 //     profile has seen it in that direction, else the direction's
 //     majority or the profile's mode; DF forced where the class is
