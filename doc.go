@@ -17,6 +17,14 @@
 //	  --(diffusion model, sampler)--> tensor
 //	  --MatrixFromPlanes--> t2t.Matrix --t2t.Decoder--> packet bytes --pcapio.Writer--> pcap
 //
+// The model side lives in its own packages: t2t/unet (the conditional
+// UNet, prompts, training, sampling), t2t/sampler (schedulers), t2t/lora
+// (adapters that add classes to a frozen model), t2t/controlnet (a
+// ControlNet that makes flows follow a structure map: which header bits
+// exist in which packet), t2t/repair (generated rows to valid packets),
+// t2t/pipeline (prompt to pcap), t2t/evaluate (fidelity) and t2t/models
+// (the embedded default model and its ControlNet).
+//
 // # Layouts
 //
 // A Layout is the list of columns of a row: the nPrint blocks it holds (eth
