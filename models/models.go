@@ -27,6 +27,30 @@ var files embed.FS
 // ControlNetFile is a model folder's ControlNet, when it has one.
 const ControlNetFile = "controlnet.safetensors"
 
+// ControlNetFlag resolves a -controlnet flag for m, the model in dir
+// ("" embedded): "none" gives none, "" the model's own (ControlNet; nil
+// when it has none), anything else the file at that path. A scale other
+// than 0 replaces the file's conditioning scale.
+func ControlNetFlag(flag, dir string, m *unet.Model, scale float64) (*controlnet.ControlNet, error) {
+	var cn *controlnet.ControlNet
+	var err error
+	switch flag {
+	case "none":
+		return nil, nil
+	case "":
+		cn, err = ControlNet(dir, m)
+	default:
+		cn, _, err = controlnet.Load(flag, m.UNet)
+	}
+	if err != nil || cn == nil {
+		return nil, err
+	}
+	if scale != 0 {
+		cn.Scale = scale
+	}
+	return cn, nil
+}
+
 // ControlNet loads the ControlNet of the model in dir (the embedded one
 // when dir is "") for m, that model. A folder without ControlNetFile gives
 // nil and no error.

@@ -381,6 +381,16 @@ func (t *Trainer) EMA() map[string][]float32 {
 	return out
 }
 
+// UseEMA copies the EMA weights (EMA) into the trained parameters, for
+// saving a trained part (an adapter, a ControlNet) from its parameters.
+func (t *Trainer) UseEMA() {
+	for i, p := range t.params {
+		if t.ema != nil {
+			copy(p.Float32s(), t.ema[i])
+		}
+	}
+}
+
 type trainState struct {
 	Step   int         `json:"step"`
 	RNG    []byte      `json:"rng"`

@@ -75,20 +75,12 @@ func evaluate(ctx context.Context, o options, stdout, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var cn *controlnet.ControlNet
-	if o.net == "" {
-		cn, err = models.ControlNet(o.model, m) // the model's own
-	} else {
-		cn, _, err = controlnet.Load(o.net, m.UNet)
-	}
+	cn, err := models.ControlNetFlag(o.net, o.model, m, o.scale)
 	if err != nil {
 		return err
 	}
 	if cn == nil {
 		return errors.New("-eval needs -controlnet FILE (the model has no ControlNet)")
-	}
-	if o.scale != 0 {
-		cn.Scale = o.scale
 	}
 	cfg := m.UNet.Config
 	l := cfg.Layout.MustLayout()

@@ -37,7 +37,7 @@ import (
 	"time"
 
 	"t2t/controlnet"
-	"t2t/internal/plot"
+	"t2t/internal/cli"
 	"t2t/models"
 	"t2t/pcapio"
 	"t2t/unet"
@@ -157,40 +157,12 @@ func train(ctx context.Context, o options, log io.Writer) error {
 	for _, c := range ds.Classes {
 		fmt.Fprintf(log, "  %-12s %d flows\n", c, counts[c])
 	}
-	if o.resume {
-		ok, err := tr.Resume()
-		if err != nil {
-			return err
-		}
-		if ok {
-			fmt.Fprintf(log, "controlnet: resumed at step %d\n", tr.Step)
-		}
-	}
-	if err := os.MkdirAll(o.state, 0o755); err != nil {
+	t0 := time.Now()
+	done, err := cli.Train(ctx, tr, "controlnet", o.resume, o.quiet, log)
+	if err != nil || !done {
 		return err
 	}
-	t0, last := time.Now(), time.Now()
-	err = tr.Run(ctx, func(p unet.Progress) {
-		if o.quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
-			return
-		}
-		last = time.Now()
-		fmt.Fprintf(log, "\rstep %d/%d  loss %.4f (avg %.4f)  %.2fs/step  eta %v   ", p.Step, p.Steps, p.Loss, p.AvgLoss,
-			p.StepTime.Seconds(), (time.Duration(p.Steps-p.Step) * p.StepTime).Round(time.Second))
-		if p.Step == p.Steps {
-			fmt.Fprintln(log)
-		}
-	})
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(log, "\ncontrolnet: stopped at step %d; checkpoint saved in %s, continue with -resume\n", tr.Step, o.state)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, p := range tr.Trained() {
-		copy(p.Float32s(), tr.EMA()[p.Name])
-	}
+	tr.UseEMA()
 	if n.Templates, err = controlnet.BuildTemplates(ds.Flows, cfg.Layout.MustLayout(), cfg.Rows, o.minPackets); err != nil {
 		return err
 	}
@@ -203,10 +175,8 @@ func train(ctx context.Context, o options, log io.Writer) error {
 	if err := n.SaveAs(o.out, info, dtype); err != nil {
 		return err
 	}
-	if len(tr.Losses) > 1 {
-		if err := plot.Lines(strings.TrimSuffix(o.out, filepath.Ext(o.out))+".loss.png", 800, 300, true, tr.Losses, plot.Smooth(tr.Losses, 50)); err != nil {
-			return err
-		}
+	if err := cli.LossPlot(strings.TrimSuffix(o.out, filepath.Ext(o.out))+".loss.png", tr.Losses); err != nil {
+		return err
 	}
 	fmt.Fprintf(log, "controlnet: wrote %s in %v\n", o.out, time.Since(t0).Round(time.Second))
 	return nil

@@ -27,7 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"t2t/internal/plot"
+	"t2t/internal/cli"
 	"t2t/lora"
 	"t2t/models"
 	"t2t/pcapio"
@@ -164,42 +164,13 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	for _, c := range ds.Classes {
 		fmt.Fprintf(log, "  %-12s %d flows\n", c, counts[c])
 	}
-	if *resume {
-		ok, err := tr.Resume()
-		if err != nil {
-			return err
-		}
-		if ok {
-			fmt.Fprintf(log, "finetune: resumed at step %d\n", tr.Step)
-		}
-	}
-	if err := os.MkdirAll(*state, 0o755); err != nil {
-		return err
-	}
 	t0 := time.Now()
-	last := time.Now()
-	err = tr.Run(ctx, func(p unet.Progress) {
-		if *quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
-			return
-		}
-		last = time.Now()
-		fmt.Fprintf(log, "\rstep %d/%d  loss %.4f (avg %.4f)  %.2fs/step  eta %v   ", p.Step, p.Steps, p.Loss, p.AvgLoss,
-			p.StepTime.Seconds(), (time.Duration(p.Steps-p.Step) * p.StepTime).Round(time.Second))
-		if p.Step == p.Steps {
-			fmt.Fprintln(log)
-		}
-	})
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(log, "\nfinetune: stopped at step %d; checkpoint saved in %s, continue with -resume\n", tr.Step, *state)
-		return nil
-	}
-	if err != nil {
+	done, err := cli.Train(ctx, tr, "finetune", *resume, *quiet, log)
+	if err != nil || !done {
 		return err
 	}
 	// the EMA weights, then the base rows of the token table back
-	for _, p := range tr.Trained() {
-		copy(p.Float32s(), tr.EMA()[p.Name])
-	}
+	tr.UseEMA()
 	restore()
 	prof, err := json.Marshal(repair.BuildProfile(ds.Flows))
 	if err != nil {
@@ -209,10 +180,8 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if err := set.Save(*out); err != nil {
 		return err
 	}
-	if len(tr.Losses) > 1 {
-		if err := plot.Lines(strings.TrimSuffix(*out, filepath.Ext(*out))+".loss.png", 800, 300, true, tr.Losses, plot.Smooth(tr.Losses, 50)); err != nil {
-			return err
-		}
+	if err := cli.LossPlot(strings.TrimSuffix(*out, filepath.Ext(*out))+".loss.png", tr.Losses); err != nil {
+		return err
 	}
 	st, _ := os.Stat(*out)
 	fmt.Fprintf(log, "finetune: wrote %s (%d bytes) in %v; generate with -lora %s\n", *out, st.Size(), time.Since(t0).Round(time.Second), *out)

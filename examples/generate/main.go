@@ -28,6 +28,7 @@ import (
 
 	"t2t"
 	"t2t/controlnet"
+	"t2t/internal/cli"
 	"t2t/lora"
 	"t2t/models"
 	"t2t/pcapio"
@@ -51,16 +52,10 @@ type options struct {
 	seed                               uint64
 	quiet, raw                         bool
 	payload, transport                 string
-	loras                              multi
+	loras                              cli.Multi
 	controlNet, control, controlFrom   string
 	controlScale                       float64
 }
-
-// multi is a repeatable string flag.
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
@@ -108,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "prompts of this model: %s\n", strings.Join(m.Vocab.Tokens()[2:], " "))
 		return errors.New("-prompt is required")
 	}
-	cn, err := loadControlNet(m, o)
+	cn, err := models.ControlNetFlag(o.controlNet, o.model, m, o.controlScale)
 	if err != nil {
 		return err
 	}
@@ -168,29 +163,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d flows for %q (class %s): %d packets in %s; repair changed %.1f bits per flow, %d flows had nothing usable; %.2fs per flow\n",
 		len(out.Results), o.prompt, out.Class, len(out.Packets), o.out, out.BitsChanged(), out.Empty, out.Sampling.Seconds()/float64(len(out.Matrices)))
 	return nil
-}
-
-// loadControlNet loads the ControlNet -controlnet names: "none" none,
-// "" the model's own (models.ControlNet; nil when it has none), else the
-// file.
-func loadControlNet(m *unet.Model, o options) (*controlnet.ControlNet, error) {
-	var cn *controlnet.ControlNet
-	var err error
-	switch o.controlNet {
-	case "none":
-		return nil, nil
-	case "":
-		cn, err = models.ControlNet(o.model, m)
-	default:
-		cn, _, err = controlnet.Load(o.controlNet, m.UNet)
-	}
-	if err != nil || cn == nil {
-		return nil, err
-	}
-	if o.controlScale != 0 {
-		cn.Scale = o.controlScale
-	}
-	return cn, nil
 }
 
 // loadControl reads the control image -control or -control-from names.

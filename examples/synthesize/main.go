@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"t2t"
-	"t2t/controlnet"
+	"t2t/internal/cli"
 	"t2t/lora"
 	"t2t/models"
 	"t2t/pcapio"
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output folder")
 	only := fs.String("classes", "", "comma-separated classes to generate (default: all the model knows)")
 	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
-	var loras multi
+	var loras cli.Multi
 	fs.Var(&loras, "lora", "LoRA adapter file[:weight] (repeatable); its classes are generated too")
 	cnPath := fs.String("controlnet", "", "ControlNet with templates (default: the model's own, if it has one; none: no ControlNet): each flow takes the structure of a real training flow of its class and transport")
 	cnScale := fs.Float64("control-scale", 0, "ControlNet conditioning scale (0: the file's)")
@@ -115,19 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	var cn *controlnet.ControlNet
-	switch *cnPath {
-	case "none":
-	case "":
-		cn, err = models.ControlNet(*modelDir, m)
-	default:
-		cn, _, err = controlnet.Load(*cnPath, m.UNet)
-	}
+	cn, err := models.ControlNetFlag(*cnPath, *modelDir, m, *cnScale)
 	if err != nil {
 		return err
-	}
-	if cn != nil && *cnScale != 0 {
-		cn.Scale = *cnScale
 	}
 	if *only != "" {
 		classes = strings.Split(*only, ",")
@@ -193,12 +183,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	return os.WriteFile(filepath.Join(*out, "raw.json"), b, 0o644)
 }
-
-// multi is a repeatable string flag.
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func share(c [3]int) [3]float64 {
 	t := float64(c[0] + c[1] + c[2])

@@ -21,11 +21,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"gorgonia.org/tensor"
 
-	"t2t/internal/plot"
+	"t2t/internal/cli"
 	"t2t/pcapio"
 	"t2t/repair"
 	"t2t/unet"
@@ -150,33 +149,8 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if err := cfg.WriteFile(filepath.Join(*out, "state", unet.ConfigFile)); err != nil {
 		return err
 	}
-	if *resume {
-		ok, err := tr.Resume()
-		if err != nil {
-			return err
-		}
-		if ok {
-			fmt.Fprintf(log, "train: resumed at step %d\n", tr.Step)
-		}
-	}
-	last := time.Now()
-	err = tr.Run(ctx, func(p unet.Progress) {
-		if *quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
-			return
-		}
-		last = time.Now()
-		eta := time.Duration(p.Steps-p.Step) * p.StepTime
-		fmt.Fprintf(log, "\rstep %d/%d  loss %.4f (avg %.4f)  lr %.2g  |g| %.2f  %.2fs/step  eta %v   ",
-			p.Step, p.Steps, p.Loss, p.AvgLoss, p.LR, p.GradNorm, p.StepTime.Seconds(), eta.Round(time.Second))
-		if p.Step == p.Steps {
-			fmt.Fprintln(log)
-		}
-	})
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(log, "\ntrain: stopped at step %d; checkpoint saved, continue with -resume\n", tr.Step)
-		return nil
-	}
-	if err != nil {
+	done, err := cli.Train(ctx, tr, "train", *resume, *quiet, log)
+	if err != nil || !done {
 		return err
 	}
 	meta := map[string]string{
@@ -214,10 +188,8 @@ func writeProfile(dir string, ds *pcapio.Dataset) error {
 // writeReport writes train.json (settings, per-class flows, loss curve
 // summary) and loss.png.
 func writeReport(dir string, tc unet.TrainConfig, tr *unet.Trainer, counts map[string]int) error {
-	if len(tr.Losses) > 1 {
-		if err := plot.Lines(filepath.Join(dir, "loss.png"), 800, 300, true, tr.Losses, plot.Smooth(tr.Losses, 50)); err != nil {
-			return err
-		}
+	if err := cli.LossPlot(filepath.Join(dir, "loss.png"), tr.Losses); err != nil {
+		return err
 	}
 	classes := make([]string, 0, len(counts))
 	for c := range counts {

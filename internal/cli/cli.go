@@ -1,0 +1,70 @@
+// Package cli holds what the example commands share: a repeatable flag,
+// and running a unet.Trainer with resume, a progress line, Ctrl-C and a
+// loss plot.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"t2t/internal/plot"
+	"t2t/unet"
+)
+
+// Multi is a repeatable string flag (flag.Var).
+type Multi []string
+
+func (m *Multi) String() string     { return strings.Join(*m, ",") }
+func (m *Multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// Train runs tr, checkpointing into tr.Dir: it first resumes from the
+// checkpoint there when resume is set, shows a progress line on log at
+// most once a second (none when quiet), and on Ctrl-C (ctx cancelled) says
+// where the checkpoint is and returns done == false with no error. name
+// starts every message ("train: resumed at step 6").
+func Train(ctx context.Context, tr *unet.Trainer, name string, resume, quiet bool, log io.Writer) (done bool, err error) {
+	if resume {
+		ok, err := tr.Resume()
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			fmt.Fprintf(log, "%s: resumed at step %d\n", name, tr.Step)
+		}
+	}
+	if err := os.MkdirAll(tr.Dir, 0o755); err != nil {
+		return false, err
+	}
+	last := time.Now()
+	err = tr.Run(ctx, func(p unet.Progress) {
+		if quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
+			return
+		}
+		last = time.Now()
+		eta := time.Duration(p.Steps-p.Step) * p.StepTime
+		fmt.Fprintf(log, "\rstep %d/%d  loss %.4f (avg %.4f)  lr %.2g  |g| %.2f  %.2fs/step  eta %v   ",
+			p.Step, p.Steps, p.Loss, p.AvgLoss, p.LR, p.GradNorm, p.StepTime.Seconds(), eta.Round(time.Second))
+		if p.Step == p.Steps {
+			fmt.Fprintln(log)
+		}
+	})
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(log, "\n%s: stopped at step %d; checkpoint saved in %s, continue with -resume\n", name, tr.Step, tr.Dir)
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// LossPlot draws a training run's loss curve (raw and smoothed over 50
+// steps) to path; runs of fewer than two steps draw nothing.
+func LossPlot(path string, losses []float64) error {
+	if len(losses) < 2 {
+		return nil
+	}
+	return plot.Lines(path, 800, 300, true, losses, plot.Smooth(losses, 50))
+}
