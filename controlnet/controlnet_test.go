@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,7 +108,7 @@ func TestUntrainedIsIdentity(t *testing.T) {
 	// the copy starts as the base's encoder
 	for _, p := range n.Copy.Params.List() {
 		q := u.Params.Get(strings.TrimPrefix(p.Name, Prefix))
-		if q == nil || !equal32(p.Float32s(), q.Float32s()) {
+		if q == nil || !slices.Equal(p.Float32s(), q.Float32s()) {
 			t.Fatalf("copy parameter %s is not the base's", p.Name)
 		}
 	}
@@ -120,34 +121,22 @@ func TestUntrainedIsIdentity(t *testing.T) {
 		}
 	}
 	steered := predict(t, n, x, ts, toks, ctl)
-	if equal32(steered, base) {
+	if slices.Equal(steered, base) {
 		t.Fatal("non-zero output layers do not change the output: the test is vacuous")
 	}
 	for i := range ctl {
 		ctl[i] = -ctl[i]
 	}
-	if equal32(predict(t, n, x, ts, toks, ctl), steered) {
+	if slices.Equal(predict(t, n, x, ts, toks, ctl), steered) {
 		t.Fatal("another control gives the same output")
 	}
 	n.Scale = 0
-	if got := predict(t, n, x, ts, toks, ctl); !equal32(got, base) {
+	if got := predict(t, n, x, ts, toks, ctl); !slices.Equal(got, base) {
 		t.Fatal("scale 0 does not give the base output")
 	}
 	if _, err := unet.Compile(n, 1, false); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func equal32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestGradient checks, in float64 against central differences, the
@@ -251,7 +240,7 @@ func TestSaveLoad(t *testing.T) {
 	if m.Scale != 0.5 || info["steps"] != "3" {
 		t.Fatalf("scale %g, info %v", m.Scale, info)
 	}
-	if got := predict(t, m, x, ts, toks, ctl); !equal32(got, want) {
+	if got := predict(t, m, x, ts, toks, ctl); !slices.Equal(got, want) {
 		t.Fatal("loaded ControlNet gives another output")
 	}
 	st, _ := os.Stat(path)
@@ -331,7 +320,7 @@ func TestControlMaps(t *testing.T) {
 		t.Fatalf("transport %q, want udp", tr)
 	}
 	fc, err := FromPcap("../testdata/captures/dns-200.pcap:0", l, 8)
-	if err != nil || !equalBools(fc.Present, c.Present) {
+	if err != nil || !slices.Equal(fc.Present, c.Present) {
 		t.Fatalf("FromPcap: %v", err)
 	}
 	if _, err := FromPcap("../testdata/captures/dns-200.pcap:100000", l, 8); err == nil {
@@ -342,7 +331,7 @@ func TestControlMaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := DecodePNG(bytes.NewReader(buf.Bytes()), l.Width(), 8)
-	if err != nil || !equalBools(back.Present, c.Present) {
+	if err != nil || !slices.Equal(back.Present, c.Present) {
 		t.Fatalf("PNG round trip: %v", err)
 	}
 	// a flow image in the t2t palette, fewer rows than the model's
@@ -354,7 +343,7 @@ func TestControlMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Rows != 32 || img.Packets() != m.Rows || !equalBools(img.Present[:8*l.Width()], c.Present) {
+	if img.Rows != 32 || img.Packets() != m.Rows || !slices.Equal(img.Present[:8*l.Width()], c.Present) {
 		t.Fatal("flow image does not read as its structure")
 	}
 	for _, bad := range [][]byte{buf.Bytes()[:40], []byte("not a png")} {
@@ -368,18 +357,6 @@ func TestControlMaps(t *testing.T) {
 	if _, err := DecodePNG(bytes.NewReader(buf.Bytes()), l.Width(), m.Rows-1); err == nil || !strings.Contains(err.Error(), "rows") {
 		t.Fatalf("too many rows: %v", err)
 	}
-}
-
-func equalBools(a, b []bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestTrainFollowsControl trains a Tiny ControlNet on real flows, the base
@@ -436,7 +413,7 @@ func TestTrainFollowsControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range u.Params.List() {
-		if !equal32(p.Float32s(), before[p.Name]) {
+		if !slices.Equal(p.Float32s(), before[p.Name]) {
 			t.Fatalf("base parameter %s changed", p.Name)
 		}
 	}
@@ -545,7 +522,7 @@ func TestTemplates(t *testing.T) {
 			continue
 		}
 		got, err := tp.Control("dns", k)
-		if err != nil || !equalBools(got.Present, want.Present) {
+		if err != nil || !slices.Equal(got.Present, want.Present) {
 			t.Fatalf("dns template %d is not the flow's structure map (%v)", k, err)
 		}
 		k++

@@ -2,6 +2,7 @@ package controlnet
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"t2t"
@@ -42,7 +43,7 @@ func FuzzDecodePNG(f *testing.F) {
 			t.Fatal(err)
 		}
 		back, err := DecodePNG(&out, l.Width(), 8)
-		if err != nil || !equalBools(back.Present, c.Present) {
+		if err != nil || !slices.Equal(back.Present, c.Present) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})

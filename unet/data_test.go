@@ -2,6 +2,7 @@ package unet
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"t2t/pcapio"
@@ -46,7 +47,7 @@ func TestAddTransportPrompts(t *testing.T) {
 		if i >= len(ds.Flows["dns"]) {
 			want, _ = vocab.Tokenize("ssh "+e.Transport, cfg.MaxTokens, false)
 		}
-		if got := e.Prompts[2]; !equalInts(got, want) {
+		if got := e.Prompts[2]; !slices.Equal(got, want) {
 			t.Errorf("example %d (%s): prompt %v, want %v", i, e.Transport, got, want)
 		}
 	}
@@ -60,16 +61,4 @@ func TestAddTransportPrompts(t *testing.T) {
 	if _, err := vocab.Tokenize("dns tcp udp icmp ssh", 4, false); !errors.Is(err, ErrPromptTooLong) {
 		t.Errorf("long prompt: %v", err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
