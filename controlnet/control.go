@@ -9,11 +9,8 @@ import (
 	"image/png"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	"t2t"
-	"t2t/pcapio"
 	"t2t/unet"
 )
 
@@ -38,35 +35,6 @@ func FromMatrix(m *t2t.Matrix, rows int) *Control {
 		}
 	}
 	return c
-}
-
-// FromFlow is the structure map of the first rows packets of a real flow,
-// encoded over layout as training encodes them.
-func FromFlow(f *pcapio.Flow, layout *t2t.Layout, rows int) (*Control, error) {
-	m, err := unet.FlowMatrix(f, layout, rows)
-	if err != nil {
-		return nil, err
-	}
-	return FromMatrix(m, rows), nil
-}
-
-// FromPcap reads spec "file.pcap[:index]" and returns the structure map of
-// its index-th flow (0 when absent; flows in order of their first packet).
-func FromPcap(spec string, layout *t2t.Layout, rows int) (*Control, error) {
-	path, index := spec, 0
-	if i := strings.LastIndexByte(spec, ':'); i >= 0 {
-		if n, err := strconv.Atoi(spec[i+1:]); err == nil {
-			path, index = spec[:i], n
-		}
-	}
-	flows, _, err := pcapio.AssembleFile(path, pcapio.FlowOptions{MaxPackets: rows})
-	if err != nil {
-		return nil, err
-	}
-	if index < 0 || index >= len(flows) {
-		return nil, fmt.Errorf("controlnet: %s: flow %d asked, the capture has %d flows", path, index, len(flows))
-	}
-	return FromFlow(flows[index], layout, rows)
 }
 
 // Packets is the number of rows with at least one present bit.

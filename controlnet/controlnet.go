@@ -9,6 +9,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"t2t/internal/safetensors"
+	"t2t/train"
 	"t2t/unet"
 )
 
@@ -132,7 +134,6 @@ func must(n *G.Node, err error) *G.Node {
 
 // Metadata keys of a ControlNet file.
 const (
-	metaFormat      = "format"
 	metaFingerprint = "controlnet.base_fingerprint"
 	metaScale       = "controlnet.scale"
 	metaInfo        = "controlnet.info"
@@ -150,18 +151,8 @@ func (n *ControlNet) Save(path string, info map[string]string) error {
 // SaveAs is Save with the stored dtype chosen: "F32" or "F16" (half the
 // size; the weights rounded to half precision).
 func (n *ControlNet) SaveAs(path string, info map[string]string, dtype string) error {
-	var ts []unet.Tensor
-	for _, p := range n.Params() {
-		d := p.Float32s()
-		if d == nil {
-			d = make([]float32, len(p.Float64s()))
-			for i, v := range p.Float64s() {
-				d[i] = float32(v)
-			}
-		}
-		ts = append(ts, unet.Tensor{Name: p.Name, Shape: p.Shape(), Data: d})
-	}
-	meta := map[string]string{metaFormat: formatName, metaFingerprint: unet.Fingerprint(n.UNet),
+	ts := unet.ParamTensors(n.Params())
+	meta := map[string]string{unet.FormatKey: formatName, metaFingerprint: unet.Fingerprint(n.UNet),
 		metaScale: strconv.FormatFloat(n.Scale, 'g', -1, 64)}
 	if len(info) > 0 {
 		b, err := json.Marshal(info)
@@ -177,19 +168,15 @@ func (n *ControlNet) SaveAs(path string, info map[string]string, dtype string) e
 		}
 		meta[metaTemplates] = string(b)
 	}
-	return unet.SaveSafetensorsAs(path, ts, meta, dtype)
+	return safetensors.SaveAs(path, ts, meta, dtype)
 }
-
-// ErrWrongBase is matched (errors.Is) by the error of loading a ControlNet
-// onto a model other than the one it was trained for.
-var ErrWrongBase = fmt.Errorf("controlnet: made for another base model")
 
 // Load reads a ControlNet file written by Save for base. It refuses a file
 // made for another base (ErrWrongBase, naming both fingerprints), a file
 // that is not a ControlNet, a truncated one, and tensors missing, extra
 // or of the wrong shape. It returns the notes Save was given.
 func Load(path string, base *unet.UNet) (*ControlNet, map[string]string, error) {
-	ts, meta, err := unet.LoadSafetensors(path)
+	ts, meta, err := safetensors.Load(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("controlnet: loading %s: %w", path, err)
 	}
@@ -198,7 +185,7 @@ func Load(path string, base *unet.UNet) (*ControlNet, map[string]string, error) 
 
 // Read is Load from a reader; name identifies it in errors.
 func Read(r io.Reader, name string, base *unet.UNet) (*ControlNet, map[string]string, error) {
-	ts, meta, err := unet.ReadSafetensors(r, name)
+	ts, meta, err := safetensors.Read(r, name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("controlnet: loading %s: %w", name, err)
 	}
@@ -206,11 +193,8 @@ func Read(r io.Reader, name string, base *unet.UNet) (*ControlNet, map[string]st
 }
 
 func fromTensors(ts []unet.Tensor, meta map[string]string, path string, base *unet.UNet) (*ControlNet, map[string]string, error) {
-	if f := meta[metaFormat]; f != formatName {
-		return nil, nil, fmt.Errorf("controlnet: loading %s: format %q, want %q (not a ControlNet file?)", path, f, formatName)
-	}
-	if want, fp := meta[metaFingerprint], unet.Fingerprint(base); want != fp {
-		return nil, nil, fmt.Errorf("%w: %s was trained for base %s, this model is %s", ErrWrongBase, path, want, fp)
+	if err := unet.CheckFile(meta, formatName, "a ControlNet", metaFingerprint, base, path); err != nil {
+		return nil, nil, fmt.Errorf("controlnet: loading: %w", err)
 	}
 	n, err := New(base, 0)
 	if err != nil {
@@ -219,27 +203,10 @@ func fromTensors(ts []unet.Tensor, meta map[string]string, path string, base *un
 	if s, err := strconv.ParseFloat(meta[metaScale], 64); err == nil && s == s {
 		n.Scale = s
 	}
-	var want []unet.Tensor
-	for _, p := range n.Params() {
-		want = append(want, unet.Tensor{Name: p.Name, Shape: p.Shape()})
-	}
-	if err := unet.CheckTensors(ts, want); err != nil {
+	if err := unet.CheckTensors(ts, unet.ParamShapes(n.Params())); err != nil {
 		return nil, nil, fmt.Errorf("controlnet: loading %s: %w", path, err)
 	}
-	byName := map[string][]float32{}
-	for _, t := range ts {
-		byName[t.Name] = t.Data
-	}
-	for _, p := range n.Params() {
-		src := byName[p.Name]
-		if d := p.Float32s(); d != nil {
-			copy(d, src)
-		} else {
-			for i, v := range src {
-				p.Float64s()[i] = float64(v)
-			}
-		}
-	}
+	unet.CopyTensors(n.Params(), ts)
 	if s := meta[metaTemplates]; s != "" {
 		var t Templates
 		if err := json.Unmarshal([]byte(s), &t); err != nil {
@@ -265,7 +232,7 @@ func fromTensors(ts []unet.Tensor, meta map[string]string, path string, base *un
 // Examples gives each training example its own structure map as control
 // (the map of its flow image: present where the image's bit is 0 or 1).
 // A ControlNet trained on them learns to follow a flow's structure.
-func Examples(ex []unet.Example, c unet.Config) error {
+func Examples(ex []train.Example, c unet.Config) error {
 	l, err := c.Layout.Layout()
 	if err != nil {
 		return err

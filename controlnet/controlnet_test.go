@@ -2,7 +2,6 @@ package controlnet
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,9 +16,9 @@ import (
 
 	"t2t"
 	"t2t/internal/gradcheck"
-	"t2t/internal/testmodel"
+	"t2t/internal/safetensors"
 	"t2t/pcapio"
-	"t2t/sampler"
+	"t2t/train"
 	"t2t/unet"
 )
 
@@ -267,7 +266,7 @@ func TestSaveLoad(t *testing.T) {
 	other := cfg
 	other.Seed = 7
 	u2, _ := unet.New(other, tensor.Float32)
-	if _, _, err := Load(path, u2); !errors.Is(err, ErrWrongBase) {
+	if _, _, err := Load(path, u2); !errors.Is(err, unet.ErrWrongBase) {
 		t.Fatalf("another base: %v", err)
 	}
 	b, _ := os.ReadFile(path)
@@ -276,16 +275,16 @@ func TestSaveLoad(t *testing.T) {
 	if _, _, err := Load(cut, u); err == nil {
 		t.Fatal("truncated file: no error")
 	}
-	ts2, meta, _ := unet.LoadSafetensors(path)
+	ts2, meta, _ := safetensors.Load(path)
 	meta["format"] = "t2t-lora/1"
 	wrong := filepath.Join(t.TempDir(), "lora.safetensors")
-	unet.SaveSafetensors(wrong, ts2, meta)
+	safetensors.Save(wrong, ts2, meta)
 	if _, _, err := Load(wrong, u); err == nil || !strings.Contains(err.Error(), "not a ControlNet") {
 		t.Fatalf("other format: %v", err)
 	}
 	delete(meta, "format")
 	meta["format"] = formatName
-	unet.SaveSafetensors(wrong, ts2[1:], meta)
+	safetensors.Save(wrong, ts2[1:], meta)
 	if _, _, err := Load(wrong, u); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing tensor: %v", err)
 	}
@@ -300,7 +299,7 @@ func TestControlMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := unet.FlowMatrix(flows[0], l, 8)
+	m, err := flows[0].Matrix(l, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,13 +317,6 @@ func TestControlMaps(t *testing.T) {
 	}
 	if tr := c.Transport(l); tr != "udp" {
 		t.Fatalf("transport %q, want udp", tr)
-	}
-	fc, err := FromPcap("../testdata/captures/dns-200.pcap:0", l, 8)
-	if err != nil || !slices.Equal(fc.Present, c.Present) {
-		t.Fatalf("FromPcap: %v", err)
-	}
-	if _, err := FromPcap("../testdata/captures/dns-200.pcap:100000", l, 8); err == nil {
-		t.Fatal("flow index out of range: no error")
 	}
 	var buf bytes.Buffer
 	if err := c.WritePNG(&buf); err != nil {
@@ -359,132 +351,6 @@ func TestControlMaps(t *testing.T) {
 	}
 }
 
-// TestTrainFollowsControl trains a Tiny ControlNet on real flows, the base
-// frozen: the base weights stay bit for bit, the ControlNet learns to use
-// the control (the loss with a flow's own structure map is lower than
-// with another flow's), and sampling takes the control images (one per
-// flow).
-func TestTrainFollowsControl(t *testing.T) {
-	base, err := unet.LoadModel(testmodel.TinySteps(t, "..", 300))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := base.UNet
-	cfg := u.Config
-	n, _ := New(u, 1)
-	l := cfg.Layout.MustLayout()
-	var ex []unet.Example
-	for _, c := range []string{"dns", "ssh"} {
-		flows, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range flows[:4] {
-			m, err := unet.FlowMatrix(f, l, cfg.Rows)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x := make([]float32, cfg.InputSize())
-			unet.ToInput(x, m, cfg.Rows)
-			ex = append(ex, unet.Example{X: x, Prompts: [][]int{unet.NullPrompt(cfg.MaxTokens)}})
-		}
-	}
-	if err := Examples(ex, cfg); err != nil {
-		t.Fatal(err)
-	}
-	n.Freeze()
-	before := map[string][]float32{}
-	for _, p := range u.Params.List() {
-		before[p.Name] = append([]float32(nil), p.Float32s()...)
-	}
-	tc := unet.DefaultTrainConfig()
-	tc.Steps, tc.Batch, tc.Warmup, tc.CheckpointEvery, tc.LR = 300, 2, 1, 0, 2e-3
-	tr, err := unet.NewTrainer(n, tc, ex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	for _, p := range tr.Trained() {
-		if !strings.HasPrefix(p.Name, Prefix) {
-			t.Fatalf("training base parameter %s", p.Name)
-		}
-	}
-	if err := tr.Run(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range u.Params.List() {
-		if !slices.Equal(p.Float32s(), before[p.Name]) {
-			t.Fatalf("base parameter %s changed", p.Name)
-		}
-	}
-	moved := false
-	for _, v := range n.zeroMid.W.Float32s() {
-		moved = moved || v != 0
-	}
-	if !moved {
-		t.Fatal("zero layer did not train")
-	}
-	// no control for a ControlNet, or for a base: errors
-	vocab := unet.NewVocab()
-	if _, err := unet.Sample(context.Background(), n, vocab, tc.Noise, "", unet.SampleOptions{N: 1, Steps: 2}); err == nil {
-		t.Fatal("sampling a ControlNet without control: no error")
-	}
-	ctl := [][]float32{ex[0].Control}
-	if _, err := unet.Sample(context.Background(), u, vocab, tc.Noise, "", unet.SampleOptions{N: 1, Steps: 2, Control: ctl}); err == nil {
-		t.Fatal("control for the base: no error")
-	}
-	ms, err := unet.Sample(context.Background(), n, vocab, tc.Noise, "", unet.SampleOptions{N: 3, Steps: 2, Control: [][]float32{ex[0].Control, ex[5].Control}, Guidance: 2})
-	if err != nil || len(ms) != 3 {
-		t.Fatalf("sampling with control: %v", err)
-	}
-	// the ControlNet uses its control: on the training flows, the loss
-	// with each flow's own structure map is below the loss with another
-	// flow's (a dns map for an ssh flow and the reverse)
-	own, swapped := 0.0, 0.0
-	sched, _ := sampler.NewSchedule(tc.Noise)
-	net, err := unet.Compile(n, 1, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
-	nrng := rand.New(rand.NewPCG(9, 9))
-	for i, e := range ex {
-		other := ex[(i+len(ex)/2)%len(ex)]
-		for _, ts := range []int{100, 400, 700} {
-			noise := make([]float32, len(e.X))
-			for k := range noise {
-				noise[k] = float32(nrng.NormFloat64())
-			}
-			xt, _ := sched.AddNoise(e.X, noise, ts)
-			tg, _ := sched.Target(e.X, noise, ts)
-			for _, ctl := range [][]float32{e.Control, other.Control} {
-				if err := net.SetInputs(xt, []int{ts}, e.Prompts[0]); err != nil {
-					t.Fatal(err)
-				}
-				net.SetTarget(tg)
-				net.SetControl(ctl)
-				if err := net.Run(); err != nil {
-					t.Fatal(err)
-				}
-				if &ctl[0] == &e.Control[0] {
-					own += net.LossValue()
-				} else {
-					swapped += net.LossValue()
-				}
-			}
-		}
-	}
-	t.Logf("training loss %.4f -> %.4f", mean(tr.Losses[:10]), mean(tr.Losses[len(tr.Losses)-10:]))
-	t.Logf("loss with the flows' own controls %.4f, with swapped controls %.4f", own, swapped)
-	if !(own < 0.95*swapped) {
-		t.Fatalf("own controls do not help: loss %.4f vs %.4f with swapped controls", own, swapped)
-	}
-	bad := []unet.Example{{X: ex[0].X, Prompts: ex[0].Prompts}}
-	if _, err := unet.NewTrainer(n, tc, bad); err == nil {
-		t.Fatal("example without control: no error")
-	}
-}
-
 func mean(x []float64) float64 {
 	s := 0.0
 	for _, v := range x {
@@ -508,7 +374,11 @@ func TestTemplates(t *testing.T) {
 		}
 		flows[c] = fl
 	}
-	tp, err := BuildTemplates(flows, l, cfg.Rows, 2)
+	tf, err := train.Matrices(flows, l, cfg.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := BuildTemplates(tf, l.Width(), cfg.Rows, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,8 +386,8 @@ func TestTemplates(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := 0
-	for _, f := range flows["dns"] {
-		want, _ := FromFlow(f, l, cfg.Rows)
+	for _, f := range tf["dns"] {
+		want := FromMatrix(f.Matrix, cfg.Rows)
 		if want.Packets() < 2 {
 			continue
 		}

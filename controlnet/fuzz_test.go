@@ -7,7 +7,6 @@ import (
 
 	"t2t"
 	"t2t/pcapio"
-	"t2t/unet"
 )
 
 // FuzzDecodePNG: any bytes give a control of the asked size or an error,
@@ -19,7 +18,7 @@ func FuzzDecodePNG(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	m, err := unet.FlowMatrix(flows[0], l, 8)
+	m, err := flows[0].Matrix(l, 8)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-
-	"t2t"
-	"t2t/pcapio"
-	"t2t/unet"
+	"t2t/train"
 )
 
 // Templates are the structure maps of a set of real flows, per class: what
@@ -37,10 +34,11 @@ type FlowTemplate struct {
 	Rows      []int  `json:"rows"`
 }
 
-// BuildTemplates records the structure maps of the first rows packets of
-// each flow with at least minPackets packets, over layout.
-func BuildTemplates(flows map[string][]*pcapio.Flow, layout *t2t.Layout, rows, minPackets int) (*Templates, error) {
-	t := &Templates{Rows: rows, Cols: layout.Width(), Classes: map[string]*ClassTemplates{}}
+// BuildTemplates records, per class, the structure maps of the first rows
+// packets of each flow with at least minPackets packets (flows as training
+// encodes them: train.Matrices). Every matrix has cols columns.
+func BuildTemplates(flows map[string][]train.Flow, cols, rows, minPackets int) (*Templates, error) {
+	t := &Templates{Rows: rows, Cols: cols, Classes: map[string]*ClassTemplates{}}
 	classes := make([]string, 0, len(flows))
 	for c := range flows {
 		classes = append(classes, c)
@@ -49,16 +47,16 @@ func BuildTemplates(flows map[string][]*pcapio.Flow, layout *t2t.Layout, rows, m
 	for _, c := range classes {
 		ct := &ClassTemplates{}
 		index := map[string]int{}
-		for _, f := range flows[c] {
-			m, err := unet.FlowMatrix(f, layout, rows)
-			if err != nil {
-				return nil, err
+		for i, f := range flows[c] {
+			m := f.Matrix
+			if m.Cols != cols {
+				return nil, fmt.Errorf("controlnet: templates: flow %d of %s has %d columns, want %d", i, c, m.Cols, cols)
 			}
 			if m.Rows < max(minPackets, 1) {
 				continue
 			}
-			ft := FlowTemplate{Transport: unet.TransportWord(f.Key.Proto)}
-			for r := 0; r < m.Rows; r++ {
+			ft := FlowTemplate{Transport: f.Transport}
+			for r := 0; r < min(m.Rows, rows); r++ {
 				key := packRow(m.Row(r))
 				i, ok := index[key]
 				if !ok {
@@ -167,4 +165,14 @@ func (t *Templates) Draw(class, transport string, n int, rng *rand.Rand) ([]*Con
 		}
 	}
 	return out, nil
+}
+
+// Draw returns the structure maps of n real flows of class and transport
+// ("" any) from the ControlNet's templates (see Templates.Draw), so that a
+// pipeline steers each flow it generates with a real flow's shape.
+func (n *ControlNet) Draw(class, transport string, k int, rng *rand.Rand) ([]*Control, error) {
+	if n.Templates == nil {
+		return nil, fmt.Errorf("controlnet: the ControlNet has no templates: give the control images")
+	}
+	return n.Templates.Draw(class, transport, k, rng)
 }

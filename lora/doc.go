@@ -41,7 +41,7 @@
 // Files are safetensors holding only the adapter (and token rows), with
 // the set's name, its Config as JSON and the base model's Fingerprint (a
 // SHA-256 over the base weights but the token table) in the metadata.
-// Load refuses another base (ErrWrongBase, both fingerprints named), a
+// Load refuses another base (unet.ErrWrongBase, both fingerprints named), a
 // truncated file, missing or extra tensors and wrong shapes.
 //
 // Set.Extra is saved as free-form metadata: examples/finetune stores the

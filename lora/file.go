@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"t2t/internal/safetensors"
 	"t2t/unet"
 )
 
 // Metadata keys of an adapter file.
 const (
-	metaFormat      = "format"
 	metaName        = "lora.name"
 	metaConfig      = "lora.config"
 	metaFingerprint = "lora.base_fingerprint"
@@ -23,10 +23,7 @@ func tokensTensor(name string) string { return "lora." + name + ".tokens" }
 
 // tensors returns the set's tensors as a file holds them (float32).
 func (s *Set) tensors() ([]unet.Tensor, error) {
-	var ts []unet.Tensor
-	for _, p := range s.params.List() {
-		ts = append(ts, unet.Tensor{Name: p.Name, Shape: p.Shape(), Data: float32s(values(p))})
-	}
+	ts := unet.ParamTensors(s.params.List())
 	if len(s.Config.Tokens) > 0 {
 		dim := s.u.Config.ContextDim
 		var rows []float32
@@ -68,7 +65,7 @@ func (s *Set) Save(path string) error {
 		return fmt.Errorf("lora: %s: save: %v", s.Name, err)
 	}
 	meta := map[string]string{
-		metaFormat:      formatName,
+		unet.FormatKey:  formatName,
 		metaName:        s.Name,
 		metaConfig:      string(cfg),
 		metaFingerprint: s.BaseFingerprint,
@@ -76,7 +73,7 @@ func (s *Set) Save(path string) error {
 	for k, v := range s.Extra {
 		meta[metaExtra+k] = v
 	}
-	return unet.SaveSafetensors(path, ts, meta)
+	return safetensors.Save(path, ts, meta)
 }
 
 // Load reads an adapter file written by Save for the base model u. It
@@ -86,21 +83,17 @@ func (s *Set) Save(path string) error {
 // adapter, is truncated, or whose tensors do not have the names and shapes
 // its config gives on u is refused with an error saying what is wrong.
 func Load(path string, u *unet.UNet) (*Set, error) {
-	ts, meta, err := unet.LoadSafetensors(path)
+	ts, meta, err := safetensors.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
 	}
-	if f := meta[metaFormat]; f != formatName {
-		return nil, fmt.Errorf("lora: loading %s: format %q, want %q (not an adapter file?)", path, f, formatName)
-	}
 	name := meta[metaName]
+	if err := unet.CheckFile(meta, formatName, "an adapter", metaFingerprint, u, path); err != nil {
+		return nil, fmt.Errorf("lora: loading adapter %q: %w", name, err)
+	}
 	cfg, err := ParseConfig([]byte(meta[metaConfig]))
 	if err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
-	}
-	fp := Fingerprint(u)
-	if want := meta[metaFingerprint]; want != fp {
-		return nil, fmt.Errorf("%w: %s (adapter %q) was made for base %s, this model is %s", ErrWrongBase, path, name, want, fp)
 	}
 	s, err := New(u, name, cfg, 0)
 	if err != nil {
@@ -113,23 +106,13 @@ func Load(path string, u *unet.UNet) (*Set, error) {
 	if err := unet.CheckTensors(ts, want); err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
 	}
-	byName := map[string][]float32{}
-	for _, t := range ts {
-		byName[t.Name] = t.Data
-	}
-	for _, p := range s.params.List() {
-		src := byName[p.Name]
-		if d := p.Float32s(); d != nil {
-			copy(d, src)
-		} else {
-			d := p.Float64s()
-			for i, v := range src {
-				d[i] = float64(v)
+	unet.CopyTensors(s.params.List(), ts)
+	if len(cfg.Tokens) > 0 {
+		for _, t := range ts {
+			if t.Name == tokensTensor(name) {
+				s.tokenRows = append([]float32(nil), t.Data...)
 			}
 		}
-	}
-	if len(cfg.Tokens) > 0 {
-		s.tokenRows = append([]float32(nil), byName[tokensTensor(name)]...)
 	}
 	for k, v := range meta {
 		if e, ok := strings.CutPrefix(k, metaExtra); ok {
@@ -144,10 +127,7 @@ func Load(path string, u *unet.UNet) (*Set, error) {
 
 // tensorShapes lists the tensors a file of the set must hold (no data).
 func (s *Set) tensorShapes() ([]unet.Tensor, error) {
-	var ts []unet.Tensor
-	for _, p := range s.params.List() {
-		ts = append(ts, unet.Tensor{Name: p.Name, Shape: p.Shape()})
-	}
+	ts := unet.ParamShapes(s.params.List())
 	if n := len(s.Config.Tokens); n > 0 {
 		ts = append(ts, unet.Tensor{Name: tokensTensor(s.Name), Shape: []int{n, s.u.Config.ContextDim}})
 	}

@@ -1,7 +1,6 @@
 package lora
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -362,7 +361,3 @@ func (s *Set) Freeze() (restore func(), err error) {
 // their new tokens' rows into. Merged adapters change the fingerprint:
 // load adapters before merging any.
 func Fingerprint(u *unet.UNet) string { return unet.Fingerprint(u) }
-
-// ErrWrongBase is matched (errors.Is) by the error of loading an adapter
-// onto a model other than the one it was made for.
-var ErrWrongBase = errors.New("lora: adapter made for another base model")

@@ -10,13 +10,15 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"t2t/internal/safetensors"
 	"t2t/pcapio"
+	"t2t/train"
 	"t2t/unet"
 )
 
 // flowExamples encodes the first n flows of a capture for c, each with
 // prompt.
-func flowExamples(t *testing.T, c unet.Config, path string, n int, prompt []int) []unet.Example {
+func flowExamples(t *testing.T, c unet.Config, path string, n int, prompt []int) []train.Example {
 	t.Helper()
 	flows, _, err := pcapio.AssembleFile(path, pcapio.FlowOptions{MaxPackets: c.Rows})
 	if err != nil {
@@ -26,12 +28,12 @@ func flowExamples(t *testing.T, c unet.Config, path string, n int, prompt []int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ex []unet.Example
+	var ex []train.Example
 	for _, f := range flows {
 		if len(ex) == n {
 			break
 		}
-		m, err := unet.FlowMatrix(f, l, c.Rows)
+		m, err := f.Matrix(l, c.Rows)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +44,7 @@ func flowExamples(t *testing.T, c unet.Config, path string, n int, prompt []int)
 		if err := unet.ToInput(x, m, c.Rows); err != nil {
 			t.Fatal(err)
 		}
-		ex = append(ex, unet.Example{X: x, Prompts: [][]int{prompt}})
+		ex = append(ex, train.Example{X: x, Prompts: [][]int{prompt}})
 	}
 	if len(ex) == 0 {
 		t.Fatalf("%s: no flows", path)
@@ -71,7 +73,7 @@ func TestTrainAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := u.Config
-	var ex []unet.Example
+	var ex []train.Example
 	for i, class := range []string{"dns", "ssh"} {
 		prompt, err := vocab.Tokenize(cfg.Tokens[i], c.MaxTokens, false)
 		if err != nil {
@@ -87,10 +89,10 @@ func TestTrainAdapter(t *testing.T) {
 	if err := s.Attach(); err != nil {
 		t.Fatal(err)
 	}
-	tc := unet.DefaultTrainConfig()
+	tc := train.DefaultConfig()
 	tc.Steps, tc.Batch, tc.Warmup, tc.CheckpointEvery, tc.LR, tc.Decay = 24, 2, 1, 0, 1e-2, "constant"
 	tc.PromptDropout = 0
-	tr, err := unet.NewTrainer(u, tc, ex)
+	tr, err := train.NewTrainer(u, tc, ex)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +218,7 @@ func TestSaveLoad(t *testing.T) {
 	// another base
 	u3 := newModel(t, micro(2), tensor.Float32)
 	_, err = Load(path, u3)
-	if !errors.Is(err, ErrWrongBase) || !strings.Contains(err.Error(), s.BaseFingerprint) || !strings.Contains(err.Error(), Fingerprint(u3)) {
+	if !errors.Is(err, unet.ErrWrongBase) || !strings.Contains(err.Error(), s.BaseFingerprint) || !strings.Contains(err.Error(), Fingerprint(u3)) {
 		t.Fatalf("loading onto another base: %v", err)
 	}
 	t.Log(err)
@@ -235,7 +237,7 @@ func TestSaveLoad(t *testing.T) {
 	}
 
 	// tensors of rank 2 under a config of rank 3
-	ts, meta, err := unet.LoadSafetensors(path)
+	ts, meta, err := safetensors.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +246,7 @@ func TestSaveLoad(t *testing.T) {
 	cb, _ := bad.MarshalConfig()
 	meta["lora.config"] = string(cb)
 	wp := filepath.Join(dir, "rank.safetensors")
-	if err := unet.SaveSafetensors(wp, ts, meta); err != nil {
+	if err := safetensors.Save(wp, ts, meta); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(wp, u2); err == nil || !strings.Contains(err.Error(), "has shape [") {
@@ -255,14 +257,14 @@ func TestSaveLoad(t *testing.T) {
 
 	// a missing tensor
 	wp = filepath.Join(dir, "missing.safetensors")
-	unet.SaveSafetensors(wp, ts[1:], meta)
+	safetensors.Save(wp, ts[1:], meta)
 	if _, err := Load(wp, u2); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing tensor: %v", err)
 	}
 
 	// not an adapter: a base checkpoint
 	delete(meta, "format")
-	unet.SaveSafetensors(wp, ts, meta)
+	safetensors.Save(wp, ts, meta)
 	if _, err := Load(wp, u2); err == nil || !strings.Contains(err.Error(), "not an adapter") {
 		t.Fatalf("not an adapter: %v", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"t2t/controlnet"
-	"t2t/unet"
+	"t2t/pipeline"
 )
 
 func TestDefault(t *testing.T) {
@@ -39,11 +39,11 @@ func TestEmbeddedTransportAndControl(t *testing.T) {
 	if testing.Short() {
 		t.Skip("samples the Small model")
 	}
-	m, err := Default()
+	f, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cn, err := ControlNet("", m)
+	m, cn := f.Model, f.ControlNet
 	if err != nil || cn == nil || cn.Templates == nil {
 		t.Fatalf("embedded ControlNet: %v", err)
 	}
@@ -59,9 +59,9 @@ func TestEmbeddedTransportAndControl(t *testing.T) {
 	for _, c := range ctls {
 		vals = append(vals, c.Values())
 	}
-	opt := unet.SampleOptions{N: 3, Steps: 12, Guidance: 2, Seed: 2}
+	opt := pipeline.SampleOptions{N: 3, Steps: 12, Guidance: 2, Seed: 2}
 	for _, w := range []string{"tcp", "udp"} {
-		ms, err := unet.Sample(context.Background(), m.UNet, m.Vocab, m.Noise, "dns "+w, opt)
+		ms, err := pipeline.Sample(context.Background(), m.UNet, m.Vocab, m.Noise, "dns "+w, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,12 +71,12 @@ func TestEmbeddedTransportAndControl(t *testing.T) {
 			}
 		}
 	}
-	base, err := unet.Sample(context.Background(), m.UNet, m.Vocab, m.Noise, "dns tcp", opt)
+	base, err := pipeline.Sample(context.Background(), m.UNet, m.Vocab, m.Noise, "dns tcp", opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opt.Control = vals
-	steered, err := unet.Sample(context.Background(), cn, m.Vocab, m.Noise, "dns tcp", opt)
+	steered, err := pipeline.Sample(context.Background(), cn, m.Vocab, m.Noise, "dns tcp", opt)
 	if err != nil {
 		t.Fatal(err)
 	}

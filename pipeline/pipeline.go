@@ -19,15 +19,16 @@ import (
 	"t2t/controlnet"
 	"t2t/pcapio"
 	"t2t/repair"
+	"t2t/sampler"
 	"t2t/unet"
 )
 
 // Options of a generation.
 type Options struct {
-	unet.SampleOptions
+	SampleOptions
 	// Predictor overrides the model's UNet (adapters, ControlNet). A
-	// *controlnet.ControlNet with Templates and no SampleOptions.Control
-	// steers each flow with the structure map of a real flow of the
+	// ControlSource (a *controlnet.ControlNet with Templates) and no
+	// SampleOptions.Control steers each flow with the structure map of a real flow of the
 	// prompt's class and transport (drawn without replacement while they
 	// last), so that flows take real shapes in real proportions.
 	Predictor unet.Predictor
@@ -36,7 +37,7 @@ type Options struct {
 	// Payload: "snap" (default: packets cut after their headers, full
 	// length on the wire), "zeros" or "random".
 	Payload string
-	// Start is the time of the first flow (zero: 2024-01-01 UTC); flows
+	// Start is the time of the first flow (zero: repair.DefaultStart); flows
 	// start FlowGap apart (zero: 50 ms).
 	Start   time.Time
 	FlowGap time.Duration
@@ -94,6 +95,16 @@ func ClassOf(m *unet.Model, prompt string) string {
 	return f[0]
 }
 
+// ControlSource is a predictor that supplies the control images of the
+// flows it generates when SampleOptions.Control gives none: a ControlNet
+// with the templates of real flows (*controlnet.ControlNet).
+type ControlSource interface {
+	unet.Predictor
+	// Draw returns the structure maps of n real flows of class and
+	// transport ("" any), drawn with rng.
+	Draw(class, transport string, n int, rng *rand.Rand) ([]*controlnet.Control, error)
+}
+
 // Generate samples opt.N flows for a prompt and repairs them.
 func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*Output, error) {
 	var p unet.Predictor = m.UNet
@@ -105,20 +116,47 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 	default:
 		return nil, fmt.Errorf("pipeline: payload %q: want snap, zeros or random", opt.Payload)
 	}
+	if opt.Scheduler == nil {
+		s, err := sampler.New("dpm++2m", m.Noise)
+		if err != nil {
+			return nil, err
+		}
+		opt.Scheduler = s
+	}
 	out := &Output{Class: ClassOf(m, prompt)}
 	groups, err := transportGroups(m, prompt, out.Class, opt)
 	if err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
+	if err := out.sample(ctx, p, m, groups, opt); err != nil {
+		return nil, err
+	}
+	out.Sampling = time.Since(t0)
+	if len(groups) > 1 {
+		out.shuffle(rand.New(rand.NewPCG(opt.Seed, 0x6d6978)))
+	}
+	if err := out.repair(opt); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// steps is the number of denoising steps of sampling n flows.
+func steps(n int, opt Options) int {
+	b := opt.Batch
+	if b <= 0 || b > n {
+		b = n
+	}
+	return (n + b - 1) / b * opt.Steps
+}
+
+// sample samples each group's flows with its prompt, steered by the
+// predictor's own controls when it supplies them and the caller gives none.
+func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, groups []group, opt Options) error {
 	total, done := 0, 0
-	bs := opt.Batch
 	for _, g := range groups {
-		b := bs
-		if b <= 0 || b > g.n {
-			b = g.n
-		}
-		total += (g.n + b - 1) / b * opt.Steps
+		total += steps(g.n, opt)
 	}
 	trng := rand.New(rand.NewPCG(opt.Seed, 0x74656d706c))
 	for i, g := range groups {
@@ -126,12 +164,10 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 		so.N = g.n
 		so.Seed = opt.Seed + uint64(i)*0x9e3779b97f4a7c15
 		var ctls []*controlnet.Control
-		if cn, ok := p.(*controlnet.ControlNet); ok && len(so.Control) == 0 {
-			if cn.Templates == nil {
-				return nil, fmt.Errorf("pipeline: the ControlNet has no templates: give SampleOptions.Control")
-			}
-			if ctls, err = cn.Templates.Draw(out.Class, g.transport, g.n, trng); err != nil {
-				return nil, err
+		if cs, ok := p.(ControlSource); ok && len(so.Control) == 0 {
+			var err error
+			if ctls, err = cs.Draw(out.Class, g.transport, g.n, trng); err != nil {
+				return fmt.Errorf("pipeline: %w", err)
 			}
 			for _, c := range ctls {
 				so.Control = append(so.Control, c.Values())
@@ -141,35 +177,37 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 			base := done
 			so.Progress = func(d, _ int) { opt.Progress(base+d, total) }
 		}
-		ms, err := unet.Sample(ctx, p, m.Vocab, m.Noise, g.prompt, so)
+		ms, err := Sample(ctx, p, m.Vocab, m.Noise, g.prompt, so)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		b := bs
-		if b <= 0 || b > g.n {
-			b = g.n
-		}
-		done += (g.n + b - 1) / b * opt.Steps
+		done += steps(g.n, opt)
 		out.Matrices = append(out.Matrices, ms...)
 		out.Controls = append(out.Controls, ctls...)
 		for range ms {
 			out.Prompts = append(out.Prompts, g.prompt)
 		}
 	}
-	out.Sampling = time.Since(t0)
-	if len(groups) > 1 {
-		sh := rand.New(rand.NewPCG(opt.Seed, 0x6d6978))
-		sh.Shuffle(len(out.Matrices), func(i, j int) {
-			out.Matrices[i], out.Matrices[j] = out.Matrices[j], out.Matrices[i]
-			out.Prompts[i], out.Prompts[j] = out.Prompts[j], out.Prompts[i]
-			if out.Controls != nil {
-				out.Controls[i], out.Controls[j] = out.Controls[j], out.Controls[i]
-			}
-		})
-	}
+	return nil
+}
+
+// shuffle mixes the flows of the transport groups.
+func (out *Output) shuffle(rng *rand.Rand) {
+	rng.Shuffle(len(out.Matrices), func(i, j int) {
+		out.Matrices[i], out.Matrices[j] = out.Matrices[j], out.Matrices[i]
+		out.Prompts[i], out.Prompts[j] = out.Prompts[j], out.Prompts[i]
+		if out.Controls != nil {
+			out.Controls[i], out.Controls[j] = out.Controls[j], out.Controls[i]
+		}
+	})
+}
+
+// repair repairs every matrix into a flow starting opt.FlowGap after the
+// previous one, and merges their packets in time order.
+func (out *Output) repair(opt Options) error {
 	start, gap := opt.Start, opt.FlowGap
 	if start.IsZero() {
-		start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		start = repair.DefaultStart
 	}
 	if gap == 0 {
 		gap = 50 * time.Millisecond
@@ -186,7 +224,7 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("pipeline: flow %d: %w", i, err)
+			return fmt.Errorf("pipeline: flow %d: %w", i, err)
 		}
 		out.Results = append(out.Results, r)
 	}
@@ -196,7 +234,7 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 			out.Packets[i] = repair.CutPayload(out.Packets[i])
 		}
 	}
-	return out, nil
+	return nil
 }
 
 type group struct {

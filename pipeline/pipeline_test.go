@@ -11,6 +11,7 @@ import (
 	"t2t/internal/testmodel"
 	"t2t/models"
 	"t2t/pcapio"
+	"t2t/train"
 	"t2t/unet"
 )
 
@@ -25,7 +26,7 @@ func TestTransports(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := unet.FlowMatrix(flows[0], l, 16)
+		m, err := flows[0].Matrix(l, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,15 +88,16 @@ func TestSplitByMix(t *testing.T) {
 // kept; a model without the words refuses a fixed transport.
 func TestGenerateTransportMix(t *testing.T) {
 	dir := testmodel.Tiny(t, "..")
-	m, prof, err := models.Load(dir)
+	f, err := models.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, prof := f.Model, f.Profile
 	prof.Classes["dns"].Transport = map[string]int{"tcp": 3, "udp": 5}
 	gen := func(prompt, transport string) *Output {
 		t.Helper()
 		o, err := Generate(context.Background(), m, prompt, Options{Profile: prof, Transport: transport,
-			SampleOptions: unet.SampleOptions{N: 8, Steps: 2, Seed: 3, Batch: 4}})
+			SampleOptions: SampleOptions{N: 8, Steps: 2, Seed: 3, Batch: 4}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,11 +132,11 @@ func TestGenerateTransportMix(t *testing.T) {
 	if c := count(gen("type-1", "tcp")); c["type-1 tcp"] != 8 {
 		t.Errorf("tcp: %v", c)
 	}
-	if _, err := Generate(context.Background(), m, "dns", Options{Transport: "sctp", SampleOptions: unet.SampleOptions{N: 1, Steps: 1}}); err == nil {
+	if _, err := Generate(context.Background(), m, "dns", Options{Transport: "sctp", SampleOptions: SampleOptions{N: 1, Steps: 1}}); err == nil {
 		t.Error("transport sctp: no error")
 	}
 	m.Vocab = unet.NewVocab("dns", "ssh", "type-0", "type-1")
-	if _, err := Generate(context.Background(), m, "dns", Options{Transport: "tcp", SampleOptions: unet.SampleOptions{N: 1, Steps: 1}}); err == nil {
+	if _, err := Generate(context.Background(), m, "dns", Options{Transport: "tcp", SampleOptions: SampleOptions{N: 1, Steps: 1}}); err == nil {
 		t.Error("fixed transport on a model without transport words: no error")
 	}
 }
@@ -145,10 +147,11 @@ func TestGenerateTransportMix(t *testing.T) {
 // model alone.
 func TestGenerateWithTemplates(t *testing.T) {
 	dir := testmodel.Tiny(t, "..")
-	m, prof, err := models.Load(dir)
+	f, err := models.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, prof := f.Model, f.Profile
 	prof.Classes["dns"].Transport = map[string]int{"tcp": 1, "udp": 3}
 	cfg := m.UNet.Config
 	l := cfg.Layout.MustLayout()
@@ -166,10 +169,14 @@ func TestGenerateWithTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cn.Templates, err = controlnet.BuildTemplates(flows, l, cfg.Rows, 2); err != nil {
+	tf, err := train.Matrices(flows, l, cfg.Rows)
+	if err != nil {
 		t.Fatal(err)
 	}
-	opt := Options{Profile: prof, SampleOptions: unet.SampleOptions{N: 8, Steps: 2, Seed: 4, Batch: 4}}
+	if cn.Templates, err = controlnet.BuildTemplates(tf, l.Width(), cfg.Rows, 2); err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Profile: prof, SampleOptions: SampleOptions{N: 8, Steps: 2, Seed: 4, Batch: 4}}
 	base, err := Generate(context.Background(), m, "dns", opt)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"t2t/sampler"
 )
 
 // UNet is the conditional denoiser. Its input and output are batches of
@@ -315,4 +317,15 @@ func (u *UNet) Linears() map[string]*Linear {
 	addAttn(u.self)
 	addAttn(u.cross)
 	return m
+}
+
+// Model is a trained UNet with what sampling needs: its vocabulary and
+// noise schedule.
+type Model struct {
+	UNet  *UNet
+	Vocab *Vocab
+	Noise sampler.Config
+	// Meta holds free-form facts saved with the model (training steps,
+	// data, losses...).
+	Meta map[string]string
 }

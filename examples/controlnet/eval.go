@@ -15,8 +15,10 @@ import (
 
 	"t2t"
 	"t2t/controlnet"
+	"t2t/internal/cli"
 	"t2t/models"
 	"t2t/pcapio"
+	"t2t/pipeline"
 	"t2t/repair"
 	"t2t/unet"
 )
@@ -71,11 +73,12 @@ type control struct {
 }
 
 func evaluate(ctx context.Context, o options, stdout, log io.Writer) error {
-	m, prof, err := models.Load(o.model)
+	folder, err := models.Load(o.model)
 	if err != nil {
 		return err
 	}
-	cn, err := models.ControlNetFlag(o.net, o.model, m, o.scale)
+	m, prof := folder.Model, folder.Profile
+	cn, err := cli.ControlNetFlag(o.net, folder, o.scale)
 	if err != nil {
 		return err
 	}
@@ -113,11 +116,11 @@ func evaluate(ctx context.Context, o options, stdout, log io.Writer) error {
 			}
 		}
 		for _, f := range pcapio.Stratified(held, o.n, max(o.minPackets, 1)) {
-			ctl, err := controlnet.FromFlow(f, l, cfg.Rows)
+			fm, err := f.Matrix(l, cfg.Rows)
 			if err != nil {
 				return err
 			}
-			byClass[c] = append(byClass[c], control{class: c, flow: f, c: ctl, trans: unet.TransportWord(f.Key.Proto)})
+			byClass[c] = append(byClass[c], control{class: c, flow: f, c: controlnet.FromMatrix(fm, cfg.Rows), trans: unet.TransportWord(f.Key.Proto)})
 		}
 	}
 	rep := Report{Model: o.model, ControlNet: o.net, Scale: cn.Scale, Steps: o.sampleSteps, Guidance: o.guidance}
@@ -224,9 +227,9 @@ func sample(ctx context.Context, m *unet.Model, cn *controlnet.ControlNet, prof 
 		for _, i := range idx {
 			vals = append(vals, ctls[i].c.Values())
 		}
-		so := unet.SampleOptions{N: len(idx), Steps: o.sampleSteps, Guidance: o.guidance, Seed: o.seed + uint64(gi), Batch: 10, Control: vals}
+		so := pipeline.SampleOptions{N: len(idx), Steps: o.sampleSteps, Guidance: o.guidance, Seed: o.seed + uint64(gi), Batch: 10, Control: vals}
 		t0 := time.Now()
-		with, err := unet.Sample(ctx, cn, m.Vocab, m.Noise, prompt, so)
+		with, err := pipeline.Sample(ctx, cn, m.Vocab, m.Noise, prompt, so)
 		if err != nil {
 			return nil, 0, 0, err
 		}
@@ -235,7 +238,7 @@ func sample(ctx context.Context, m *unet.Model, cn *controlnet.ControlNet, prof 
 		if withBase {
 			so.Control = nil
 			t0 = time.Now()
-			if base, err = unet.Sample(ctx, m.UNet, m.Vocab, m.Noise, prompt, so); err != nil {
+			if base, err = pipeline.Sample(ctx, m.UNet, m.Vocab, m.Noise, prompt, so); err != nil {
 				return nil, 0, 0, err
 			}
 			bt += time.Since(t0)

@@ -39,7 +39,7 @@ import (
 	"t2t/controlnet"
 	"t2t/internal/cli"
 	"t2t/models"
-	"t2t/pcapio"
+	"t2t/train"
 	"t2t/unet"
 )
 
@@ -93,47 +93,31 @@ func run(ctx context.Context, args []string, stdout, log io.Writer) error {
 	if o.eval != "" {
 		return evaluate(ctx, o, stdout, log)
 	}
-	return train(ctx, o, log)
+	return trainNet(ctx, o, log)
 }
 
-func train(ctx context.Context, o options, log io.Writer) error {
+func trainNet(ctx context.Context, o options, log io.Writer) error {
 	if o.data == "" || o.out == "" {
 		return errors.New("-data DIR and -out FILE are required (or -eval DIR)")
 	}
 	if o.state == "" {
 		o.state = o.out + ".state"
 	}
-	m, _, err := models.Load(o.model)
+	folder, err := models.Load(o.model)
 	if err != nil {
 		return err
 	}
+	m := folder.Model
 	cfg := m.UNet.Config
-	ds, err := pcapio.LoadDataset(o.data, pcapio.FlowOptions{MaxPackets: cfg.Rows})
+	ds, err := train.LoadFlows(o.data, cfg.Rows, o.maxFlows, o.minPackets)
 	if err != nil {
 		return err
 	}
-	if o.maxFlows > 0 {
-		for c, fl := range ds.Flows {
-			ds.Flows[c] = pcapio.Stratified(fl, o.maxFlows, o.minPackets)
-		}
-	}
-	prompts := map[string][][]int{}
-	for _, c := range ds.Classes {
-		ids, err := m.Vocab.Tokenize(c, cfg.MaxTokens, false)
-		if err != nil {
-			return fmt.Errorf("class %q: %w (the ControlNet trains on classes the base knows; add new ones with examples/finetune)", c, err)
-		}
-		prompts[c] = [][]int{ids}
-	}
-	ex, counts, err := unet.DatasetExamples(ds, cfg, prompts, o.minPackets)
+	d, err := train.Prepare(ds, cfg, m.Vocab, train.PrepareOptions{MinPackets: o.minPackets, Transport: unet.TrainedWithTransport(m.Vocab)})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (the ControlNet trains on classes the base knows; add new ones with examples/finetune)", err)
 	}
-	if unet.TrainedWithTransport(m.Vocab) {
-		if err := unet.AddTransportPrompts(ex, m.Vocab, cfg.MaxTokens); err != nil {
-			return err
-		}
-	}
+	ex, counts := d.Examples, d.Counts
 	if err := controlnet.Examples(ex, cfg); err != nil {
 		return err
 	}
@@ -142,11 +126,11 @@ func train(ctx context.Context, o options, log io.Writer) error {
 		return err
 	}
 	n.Freeze()
-	tc := unet.DefaultTrainConfig()
+	tc := train.DefaultConfig()
 	tc.Seed, tc.Steps, tc.Batch, tc.LR, tc.CheckpointEvery = o.seed, o.steps, o.batch, o.lr, o.every
 	tc.Warmup = min(tc.Warmup, o.steps/10)
 	tc.EMADecay = min(tc.EMADecay, 1-10/float64(max(o.steps, 20)))
-	tr, err := unet.NewTrainer(n, tc, ex)
+	tr, err := train.NewTrainer(n, tc, ex)
 	if err != nil {
 		return err
 	}
@@ -163,7 +147,11 @@ func train(ctx context.Context, o options, log io.Writer) error {
 		return err
 	}
 	tr.UseEMA()
-	if n.Templates, err = controlnet.BuildTemplates(ds.Flows, cfg.Layout.MustLayout(), cfg.Rows, o.minPackets); err != nil {
+	tf, err := train.Matrices(ds.Flows, cfg.Layout.MustLayout(), cfg.Rows)
+	if err != nil {
+		return err
+	}
+	if n.Templates, err = controlnet.BuildTemplates(tf, cfg.Cols, cfg.Rows, o.minPackets); err != nil {
 		return err
 	}
 	info := map[string]string{"steps": fmt.Sprint(tr.Step), "flows": fmt.Sprint(len(ex)), "data": filepath.Base(filepath.Clean(o.data)),

@@ -30,9 +30,9 @@ import (
 	"t2t/internal/cli"
 	"t2t/lora"
 	"t2t/models"
-	"t2t/pcapio"
 	"t2t/pipeline"
 	"t2t/repair"
+	"t2t/train"
 	"t2t/unet"
 )
 
@@ -77,20 +77,16 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if *state == "" {
 		*state = *out + ".state"
 	}
-	m, _, err := models.Load(*modelDir)
+	folder, err := models.Load(*modelDir)
 	if err != nil {
 		return err
 	}
+	m := folder.Model
 	u := m.UNet
 	cfg := u.Config
-	ds, err := pcapio.LoadDataset(*data, pcapio.FlowOptions{MaxPackets: cfg.Rows})
+	ds, err := train.LoadFlows(*data, cfg.Rows, *maxFlows, *minPackets)
 	if err != nil {
 		return err
-	}
-	if *maxFlows > 0 {
-		for c, fl := range ds.Flows {
-			ds.Flows[c] = pcapio.Stratified(fl, *maxFlows, *minPackets)
-		}
 	}
 	lc := lora.Config{Rank: *rank, Alpha: *alpha}
 	for _, t := range strings.Split(*targets, ",") {
@@ -117,23 +113,11 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if _, err := set.AddTokens(m.Vocab); err != nil {
 		return err
 	}
-	prompts := map[string][][]int{}
-	for _, c := range ds.Classes {
-		ids, err := m.Vocab.Tokenize(c, cfg.MaxTokens, false)
-		if err != nil {
-			return err
-		}
-		prompts[c] = [][]int{ids}
-	}
-	ex, counts, err := unet.DatasetExamples(ds, cfg, prompts, *minPackets)
+	d, err := train.Prepare(ds, cfg, m.Vocab, train.PrepareOptions{MinPackets: *minPackets, Transport: unet.TrainedWithTransport(m.Vocab)})
 	if err != nil {
 		return err
 	}
-	if unet.TrainedWithTransport(m.Vocab) {
-		if err := unet.AddTransportPrompts(ex, m.Vocab, cfg.MaxTokens); err != nil {
-			return err
-		}
-	}
+	ex, counts := d.Examples, d.Counts
 	restore, err := set.Freeze()
 	if err != nil {
 		return err
@@ -141,12 +125,12 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if err := set.Attach(); err != nil {
 		return err
 	}
-	tc := unet.DefaultTrainConfig()
+	tc := train.DefaultConfig()
 	tc.Seed, tc.Steps, tc.Batch, tc.LR, tc.CheckpointEvery = *seed, *steps, *batch, *lr, *every
 	tc.Warmup = min(tc.Warmup, *steps/10)
 	// an EMA window (1/(1-decay) steps) of at most a tenth of the run
 	tc.EMADecay = min(tc.EMADecay, 1-10/float64(max(*steps, 20)))
-	tr, err := unet.NewTrainer(u, tc, ex)
+	tr, err := train.NewTrainer(u, tc, ex)
 	if err != nil {
 		return err
 	}

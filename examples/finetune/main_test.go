@@ -53,7 +53,7 @@ func TestFinetuneNewClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bst, err := os.Stat(filepath.Join(base, unet.WeightsFile))
+	bst, err := os.Stat(filepath.Join(base, models.WeightsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,13 +77,14 @@ func TestFinetuneNewClass(t *testing.T) {
 	}
 
 	// the new prompt generates valid flows, repaired with the new class's profile
-	m, prof, err := models.Load(base)
+	f, err := models.Load(base)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, prof := f.Model, f.Profile
 	gen := func(prompt string) *pipeline.Output {
 		o, err := pipeline.Generate(context.Background(), m, prompt, pipeline.Options{Profile: prof,
-			SampleOptions: unet.SampleOptions{N: 3, Steps: 4, Seed: 5}})
+			SampleOptions: pipeline.SampleOptions{N: 3, Steps: 4, Seed: 5}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +135,7 @@ func TestFinetuneNewClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lora.Load(out, other); !errors.Is(err, lora.ErrWrongBase) {
+	if _, err := lora.Load(out, other); !errors.Is(err, unet.ErrWrongBase) {
 		t.Fatalf("another base: %v", err)
 	}
 	// truncated, and a bad weight

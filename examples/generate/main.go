@@ -19,20 +19,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"t2t"
 	"t2t/controlnet"
 	"t2t/internal/cli"
 	"t2t/lora"
 	"t2t/models"
-	"t2t/pcapio"
 	"t2t/pipeline"
+	"t2t/sampler"
 	"t2t/unet"
 )
 
@@ -83,10 +81,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	m, prof, err := models.Load(o.model)
+	folder, err := models.Load(o.model)
 	if err != nil {
 		return err
 	}
+	m, prof := folder.Model, folder.Profile
 	for _, spec := range o.loras {
 		var s *lora.Set
 		if s, prof, err = pipeline.AttachAdapter(m, prof, spec); err != nil {
@@ -103,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "prompts of this model: %s\n", strings.Join(m.Vocab.Tokens()[2:], " "))
 		return errors.New("-prompt is required")
 	}
-	cn, err := models.ControlNetFlag(o.controlNet, o.model, m, o.controlScale)
+	cn, err := cli.ControlNetFlag(o.controlNet, folder, o.controlScale)
 	if err != nil {
 		return err
 	}
@@ -132,7 +131,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "controlnet: each flow takes the structure of a real %s flow (the ControlNet's templates), scale %g\n", pipeline.ClassOf(m, o.prompt), cn.Scale)
 		}
 	}
-	sopt := unet.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: o.scheduler, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
+	sched, err := sampler.New(o.scheduler, m.Noise)
+	if err != nil {
+		return fmt.Errorf("-scheduler: %w", err)
+	}
+	sopt := pipeline.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: sched, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
 		Progress: func(done, total int) {
 			if !o.quiet {
 				fmt.Fprintf(stderr, "\rdenoising %d/%d", done, total)
@@ -149,10 +152,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.raw {
-		n, skipped, err := writePcap(o.out, out.Matrices)
-		if err != nil {
+		ps, skipped := pipeline.Raw(out.Matrices)
+		if err := pipeline.WritePcap(o.out, ps); err != nil {
 			return err
 		}
+		n := len(ps)
 		fmt.Fprintf(stdout, "%d flows for %q: %d packets in %s (%d rows not decodable, no repair), %.2fs per flow\n",
 			len(out.Matrices), o.prompt, n, o.out, skipped, out.Sampling.Seconds()/float64(len(out.Matrices)))
 		return nil
@@ -176,7 +180,7 @@ func loadControl(m *unet.Model, o options) (*controlnet.Control, error) {
 	if o.control != "" {
 		ctl, err = controlnet.ReadPNGFile(o.control, c.Cols, c.Rows)
 	} else {
-		ctl, err = controlnet.FromPcap(o.controlFrom, c.Layout.MustLayout(), c.Rows)
+		ctl, err = cli.ControlFromPcap(o.controlFrom, c.Layout.MustLayout(), c.Rows)
 	}
 	if err != nil {
 		return nil, err
@@ -208,75 +212,4 @@ func writeImages(dir string, flows []*t2t.Matrix) error {
 		}
 	}
 	return nil
-}
-
-// writePcap decodes each flow's rows into packets with lengths and
-// checksums fixed, each flow on its own address pair (10.1.i.1 <->
-// 10.2.i.1, fd00:1::i <-> fd00:2::i), packets 1 ms apart. Rows that are
-// vacant or that no decoder can read (two transports, no IP header) are
-// skipped and counted.
-func writePcap(path string, flows []*t2t.Matrix) (packets, skipped int, err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	w, err := pcapio.NewWriter(f, t2t.LinkEthernet, pcapio.WriterOptions{})
-	if err != nil {
-		return 0, 0, err
-	}
-	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i, m := range flows {
-		a4 := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
-		b4 := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)})
-		a6 := netip.AddrFrom16([16]byte{0xfd, 0, 0, 1, 14: byte(i >> 8), 15: byte(i)})
-		b6 := netip.AddrFrom16([16]byte{0xfd, 0, 0, 2, 14: byte(i >> 8), 15: byte(i)})
-		var first uint16 // the first packet's source port: the client's
-		for r := 0; r < m.Rows; r++ {
-			if m.RowVacant(r) {
-				continue
-			}
-			row := m.Row(r)
-			src, dst := a4, b4
-			if v6(m.Layout, row) {
-				src, dst = a6, b6
-			}
-			dec := t2t.NewDecoder(m.Layout, t2t.DecodeOptions{Link: t2t.LinkEthernet, FixLengths: true, FixChecksums: true, Src: src, Dst: dst,
-				SrcMAC: [6]byte{2, 0, 0, 0, 1, byte(i)}, DstMAC: [6]byte{2, 0, 0, 0, 2, byte(i)}})
-			frame, err := dec.Decode(row)
-			if err != nil {
-				skipped++
-				continue
-			}
-			// a packet sent by the server goes the other way
-			info, _ := t2t.ParseInfo(t2t.LinkEthernet, frame)
-			if first == 0 {
-				first = info.SrcPort
-			} else if info.SrcPort != first && info.DstPort == first {
-				dec = t2t.NewDecoder(m.Layout, t2t.DecodeOptions{Link: t2t.LinkEthernet, FixLengths: true, FixChecksums: true, Src: dst, Dst: src,
-					SrcMAC: [6]byte{2, 0, 0, 0, 2, byte(i)}, DstMAC: [6]byte{2, 0, 0, 0, 1, byte(i)}})
-				if frame, err = dec.Decode(row); err != nil {
-					skipped++
-					continue
-				}
-			}
-			ts = ts.Add(time.Millisecond)
-			if err := w.WritePacket(ts, frame); err != nil {
-				return packets, skipped, err
-			}
-			packets++
-		}
-		ts = ts.Add(100 * time.Millisecond)
-	}
-	if err := w.Flush(); err != nil {
-		return packets, skipped, err
-	}
-	return packets, skipped, f.Close()
-}
-
-// v6 reports whether a row's IPv6 block is present and its IPv4 block not.
-func v6(l *t2t.Layout, row []int8) bool {
-	c4, _, ok4 := l.Field("ipv4_ver")
-	c6, _, ok6 := l.Field("ipv6_ver")
-	return ok6 && row[c6] != -1 && (!ok4 || row[c4] == -1)
 }

@@ -12,6 +12,7 @@ import (
 
 	"t2t/controlnet"
 	"t2t/evaluate"
+	"t2t/internal/cli"
 	"t2t/internal/testmodel"
 	"t2t/lora"
 	"t2t/models"
@@ -129,10 +130,11 @@ func TestEmbeddedModelPcapsAreValid(t *testing.T) {
 // this model is refused.
 func TestGenerateWithAdapter(t *testing.T) {
 	model := tinyModel(t)
-	m, _, err := models.Load(model)
+	f, err := models.Load(model)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := f.Model
 	cfg := lora.DefaultConfig()
 	cfg.Tokens = []string{"novel"}
 	s, err := lora.New(m.UNet, "novel", cfg, 1)
@@ -188,10 +190,11 @@ func TestGenerateWithAdapter(t *testing.T) {
 // transport. Conflicting or bad controls are refused.
 func TestGenerateWithControl(t *testing.T) {
 	model := tinyModel(t)
-	m, _, err := models.Load(model)
+	f, err := models.Load(model)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := f.Model
 	cn, err := controlnet.New(m.UNet, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +205,7 @@ func TestGenerateWithControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	flow := "../../testdata/captures/dns-200.pcap:1"
-	c, err := controlnet.FromPcap(flow, m.UNet.Config.Layout.MustLayout(), m.UNet.Config.Rows)
+	c, err := cli.ControlFromPcap(flow, m.UNet.Config.Layout.MustLayout(), m.UNet.Config.Rows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 	"t2t/models"
 	"t2t/pcapio"
 	"t2t/pipeline"
+	"t2t/sampler"
 	"t2t/unet"
 )
 
@@ -83,9 +84,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("-out DIR is required")
 	}
-	m, profile, err := models.Load(*modelDir)
+	folder, err := models.Load(*modelDir)
 	if err != nil {
 		return err
+	}
+	m, profile := folder.Model, folder.Profile
+	scheduler, err := sampler.New(*sched, m.Noise)
+	if err != nil {
+		return fmt.Errorf("-scheduler: %w", err)
 	}
 	classes := strings.Split(m.Meta["classes"], ",")
 	// each adapter is attached for its own classes only (all classes when
@@ -115,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	cn, err := models.ControlNetFlag(*cnPath, *modelDir, m, *cnScale)
+	cn, err := cli.ControlNetFlag(*cnPath, folder, *cnScale)
 	if err != nil {
 		return err
 	}
@@ -137,8 +143,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cn != nil && cn.Templates != nil && cn.Templates.Classes[c] != nil {
 			pred = cn // real flows' structures for the classes the ControlNet has templates of
 		}
-		o, err := pipeline.Generate(ctx, m, c, pipeline.Options{Profile: profile, SampleOptions: unet.SampleOptions{
-			N: *n, Steps: *steps, Scheduler: *sched, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred})
+		o, err := pipeline.Generate(ctx, m, c, pipeline.Options{Profile: profile, SampleOptions: pipeline.SampleOptions{
+			N: *n, Steps: *steps, Scheduler: scheduler, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred})
 		if err != nil {
 			return err
 		}
@@ -161,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			var ms []*t2t.Matrix
 			l := m.UNet.Config.Layout.MustLayout()
 			for _, f := range real.Flows[c] {
-				mm, err := unet.FlowMatrix(f, l, m.UNet.Config.Rows)
+				mm, err := f.Matrix(l, m.UNet.Config.Rows)
 				if err != nil {
 					return err
 				}

@@ -16,7 +16,6 @@ import (
 	"t2t/models"
 	"t2t/pcapio"
 	"t2t/pipeline"
-	"t2t/unet"
 )
 
 // TestSynthesize makes a synthetic data set with a Tiny model: one pcap per
@@ -65,10 +64,11 @@ func TestSynthesize(t *testing.T) {
 // model's output when attached.
 func TestSynthesizeAdapters(t *testing.T) {
 	model := testmodel.Tiny(t, "../..")
-	m, _, err := models.Load(model)
+	f, err := models.Load(model)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := f.Model
 	cfg := lora.DefaultConfig()
 	cfg.Tokens = []string{"novel"}
 	s, err := lora.New(m.UNet, "novel", cfg, 1)
@@ -108,12 +108,12 @@ func TestSynthesizeAdapters(t *testing.T) {
 	}
 	// the adapter does change the model: "dns" with it attached differs
 	s.Attach()
-	got, err := pipeline.Generate(context.Background(), m, "dns", pipeline.Options{SampleOptions: unet.SampleOptions{N: 2, Steps: 3, Seed: 1, Batch: 10}, Transport: "none"})
+	got, err := pipeline.Generate(context.Background(), m, "dns", pipeline.Options{SampleOptions: pipeline.SampleOptions{N: 2, Steps: 3, Seed: 1, Batch: 10}, Transport: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Detach()
-	want, err := pipeline.Generate(context.Background(), m, "dns", pipeline.Options{SampleOptions: unet.SampleOptions{N: 2, Steps: 3, Seed: 1, Batch: 10}, Transport: "none"})
+	want, err := pipeline.Generate(context.Background(), m, "dns", pipeline.Options{SampleOptions: pipeline.SampleOptions{N: 2, Steps: 3, Seed: 1, Batch: 10}, Transport: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,14 +18,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"gorgonia.org/tensor"
 
 	"t2t/internal/cli"
-	"t2t/pcapio"
+	"t2t/models"
 	"t2t/repair"
+	"t2t/train"
 	"t2t/unet"
 )
 
@@ -71,7 +70,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if *packets > 0 {
 		cfg.Rows = *packets
 	}
-	tc := unet.DefaultTrainConfig()
+	tc := train.DefaultConfig()
 	tc.Seed = *seed
 	for _, o := range []struct {
 		v   int
@@ -86,48 +85,30 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	if *resume {
 		// the saved model's config wins, so that the checkpoint fits
-		if c, err := unet.ReadConfig(filepath.Join(*out, "state", unet.ConfigFile)); err == nil {
+		if c, err := unet.ReadConfig(filepath.Join(*out, models.StateDir, models.ConfigFile)); err == nil {
 			cfg = c
 		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	ds, err := pcapio.LoadDataset(*data, pcapio.FlowOptions{MaxPackets: cfg.Rows})
+	ds, err := train.LoadFlows(*data, cfg.Rows, *maxFlows, *minPackets)
 	if err != nil {
 		return err
 	}
-	if *maxFlows > 0 {
-		for c, fl := range ds.Flows {
-			ds.Flows[c] = pcapio.Stratified(fl, *maxFlows, *minPackets)
-		}
-	}
-	if err := writeProfile(*out, ds); err != nil {
+	prof := repair.BuildProfile(ds.Flows)
+	if err := models.SaveProfile(*out, prof); err != nil {
 		return err
 	}
 	if *profileOnly {
 		return nil
 	}
 	vocab := unet.NewVocab()
-	prompts, err := unet.ClassPrompts(ds.Classes, vocab, cfg.MaxTokens)
+	d, err := train.Prepare(ds, cfg, vocab, train.PrepareOptions{MinPackets: *minPackets, NewClasses: true, Transport: *transport})
 	if err != nil {
 		return err
 	}
-	if vocab.Len() > cfg.VocabCap {
-		return fmt.Errorf("%d classes need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
-	}
-	ex, counts, err := unet.DatasetExamples(ds, cfg, prompts, *minPackets)
-	if err != nil {
-		return err
-	}
-	if *transport {
-		if err := unet.AddTransportPrompts(ex, vocab, cfg.MaxTokens); err != nil {
-			return err
-		}
-		if vocab.Len() > cfg.VocabCap {
-			return fmt.Errorf("%d classes and the transport words need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
-		}
-	}
+	ex, counts := d.Examples, d.Counts
 	u, err := unet.New(cfg, tensor.Float32)
 	if err != nil {
 		return err
@@ -137,16 +118,16 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	for i, c := range ds.Classes {
 		fmt.Fprintf(log, "  type-%d %-12s %d flows\n", i, c, counts[c])
 	}
-	tr, err := unet.NewTrainer(u, tc, ex)
+	tr, err := train.NewTrainer(u, tc, ex)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
 	tr.Dir = *out
-	if err := os.MkdirAll(filepath.Join(*out, "state"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(*out, models.StateDir), 0o755); err != nil {
 		return err
 	}
-	if err := cfg.WriteFile(filepath.Join(*out, "state", unet.ConfigFile)); err != nil {
+	if err := cfg.WriteFile(filepath.Join(*out, models.StateDir, models.ConfigFile)); err != nil {
 		return err
 	}
 	done, err := cli.Train(ctx, tr, "train", *resume, *quiet, log)
@@ -160,51 +141,13 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 		"data":    filepath.Base(filepath.Clean(*data)),
 	}
 	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: meta}
-	if err := unet.SaveModel(*out, m, tr.EMA()); err != nil {
+	rec := &models.Record{Train: tc, Flows: counts, Steps: tr.Step, Losses: tr.Losses}
+	if err := models.Save(*out, &models.Folder{Model: m, Profile: prof, Record: rec}, tr.EMA()); err != nil {
 		return err
 	}
-	if err := writeReport(*out, tc, tr, counts); err != nil {
+	if err := cli.LossPlot(filepath.Join(*out, "loss.png"), tr.Losses); err != nil {
 		return err
 	}
 	fmt.Fprintf(log, "train: wrote %s\n", *out)
 	return nil
-}
-
-// ProfileFile is the repair profile of a model folder: what repair draws
-// ports, TTLs, TCP options and inter-arrival times from, per class.
-const ProfileFile = "profile.json"
-
-func writeProfile(dir string, ds *pcapio.Dataset) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(repair.BuildProfile(ds.Flows), "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, ProfileFile), b, 0o644)
-}
-
-// writeReport writes train.json (settings, per-class flows, loss curve
-// summary) and loss.png.
-func writeReport(dir string, tc unet.TrainConfig, tr *unet.Trainer, counts map[string]int) error {
-	if err := cli.LossPlot(filepath.Join(dir, "loss.png"), tr.Losses); err != nil {
-		return err
-	}
-	classes := make([]string, 0, len(counts))
-	for c := range counts {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	rep := struct {
-		Train  unet.TrainConfig `json:"train"`
-		Flows  map[string]int   `json:"flows"`
-		Steps  int              `json:"steps"`
-		Losses []float64        `json:"losses"`
-	}{tc, counts, tr.Step, tr.Losses}
-	b, err := json.MarshalIndent(rep, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "train.json"), b, 0o644)
 }

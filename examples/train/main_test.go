@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"t2t/unet"
+	"t2t/models"
 )
 
 // trainTiny trains a Tiny model on two committed classes and returns its
@@ -32,15 +32,19 @@ func trainTiny(t *testing.T, steps string) string {
 
 func TestTrainWritesModel(t *testing.T) {
 	out := trainTiny(t, "6")
-	for _, f := range []string{unet.ConfigFile, unet.VocabFile, unet.NoiseFile, unet.WeightsFile, ProfileFile, "loss.png", "train.json", "state/state.json"} {
+	for _, f := range []string{models.ConfigFile, models.VocabFile, models.NoiseFile, models.WeightsFile, models.ProfileFile, "loss.png", "train.json", "state/state.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
 	}
-	m, err := unet.LoadModel(out)
+	f, err := models.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.Profile == nil || f.Record == nil || f.Record.Steps != 6 || len(f.Record.Losses) != 6 {
+		t.Fatalf("folder without its profile or training record: %+v", f.Record)
+	}
+	m := f.Model
 	for _, p := range []string{"dns", "ssh", "type-0", "type-1"} {
 		if _, ok := m.Vocab.ID(p); !ok {
 			t.Errorf("prompt %q missing", p)

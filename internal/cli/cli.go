@@ -1,5 +1,5 @@
 // Package cli holds what the example commands share: a repeatable flag,
-// and running a unet.Trainer with resume, a progress line, Ctrl-C and a
+// running a train.Trainer with resume, a progress line, Ctrl-C and a
 // loss plot.
 package cli
 
@@ -9,11 +9,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"t2t"
 	"time"
 
+	"t2t/controlnet"
 	"t2t/internal/plot"
-	"t2t/unet"
+	"t2t/models"
+	"t2t/pcapio"
+	"t2t/train"
 )
 
 // Multi is a repeatable string flag (flag.Var).
@@ -27,7 +32,7 @@ func (m *Multi) Set(v string) error { *m = append(*m, v); return nil }
 // most once a second (none when quiet), and on Ctrl-C (ctx cancelled) says
 // where the checkpoint is and returns done == false with no error. name
 // starts every message ("train: resumed at step 6").
-func Train(ctx context.Context, tr *unet.Trainer, name string, resume, quiet bool, log io.Writer) (done bool, err error) {
+func Train(ctx context.Context, tr *train.Trainer, name string, resume, quiet bool, log io.Writer) (done bool, err error) {
 	if resume {
 		ok, err := tr.Resume()
 		if err != nil {
@@ -41,7 +46,7 @@ func Train(ctx context.Context, tr *unet.Trainer, name string, resume, quiet boo
 		return false, err
 	}
 	last := time.Now()
-	err = tr.Run(ctx, func(p unet.Progress) {
+	err = tr.Run(ctx, func(p train.Progress) {
 		if quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
 			return
 		}
@@ -67,4 +72,49 @@ func LossPlot(path string, losses []float64) error {
 		return nil
 	}
 	return plot.Lines(path, 800, 300, true, losses, plot.Smooth(losses, 50))
+}
+
+// ControlNetFlag resolves a -controlnet flag for the model folder f: "none"
+// gives none, "" the folder's own (nil when it has none), anything else the
+// ControlNet file at that path. A scale other than 0 replaces the file's
+// conditioning scale.
+func ControlNetFlag(flag string, f *models.Folder, scale float64) (*controlnet.ControlNet, error) {
+	cn := f.ControlNet
+	switch flag {
+	case "none":
+		return nil, nil
+	case "":
+	default:
+		var err error
+		if cn, _, err = controlnet.Load(flag, f.Model.UNet); err != nil {
+			return nil, err
+		}
+	}
+	if cn != nil && scale != 0 {
+		cn.Scale = scale
+	}
+	return cn, nil
+}
+
+// ControlFromPcap reads spec "file.pcap[:index]" and returns the structure map of
+// its index-th flow (0 when absent; flows in order of their first packet).
+func ControlFromPcap(spec string, layout *t2t.Layout, rows int) (*controlnet.Control, error) {
+	path, index := spec, 0
+	if i := strings.LastIndexByte(spec, ':'); i >= 0 {
+		if n, err := strconv.Atoi(spec[i+1:]); err == nil {
+			path, index = spec[:i], n
+		}
+	}
+	flows, _, err := pcapio.AssembleFile(path, pcapio.FlowOptions{MaxPackets: rows})
+	if err != nil {
+		return nil, err
+	}
+	if index < 0 || index >= len(flows) {
+		return nil, fmt.Errorf("%s: flow %d asked, the capture has %d flows", path, index, len(flows))
+	}
+	m, err := flows[index].Matrix(layout, rows)
+	if err != nil {
+		return nil, err
+	}
+	return controlnet.FromMatrix(m, rows), nil
 }

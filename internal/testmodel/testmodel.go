@@ -6,7 +6,6 @@ package testmodel
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +13,9 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"t2t/pcapio"
+	"t2t/models"
 	"t2t/repair"
+	"t2t/train"
 	"t2t/unet"
 )
 
@@ -40,29 +40,22 @@ func TinySteps(t testing.TB, root string, steps int) string {
 		}
 	}
 	cfg := unet.Tiny()
-	ds, err := pcapio.LoadDataset(data, pcapio.FlowOptions{MaxPackets: cfg.Rows})
+	ds, err := train.LoadFlows(data, cfg.Rows, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vocab := unet.NewVocab()
-	prompts, err := unet.ClassPrompts(ds.Classes, vocab, cfg.MaxTokens)
+	d, err := train.Prepare(ds, cfg, vocab, train.PrepareOptions{MinPackets: 2, NewClasses: true, Transport: true})
 	if err != nil {
-		t.Fatal(err)
-	}
-	ex, _, err := unet.DatasetExamples(ds, cfg, prompts, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unet.AddTransportPrompts(ex, vocab, cfg.MaxTokens); err != nil {
 		t.Fatal(err)
 	}
 	u, err := unet.New(cfg, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := unet.DefaultTrainConfig()
+	tc := train.DefaultConfig()
 	tc.Steps, tc.Batch, tc.CheckpointEvery = steps, 2, 0
-	tr, err := unet.NewTrainer(u, tc, ex)
+	tr, err := train.NewTrainer(u, tc, d.Examples)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,14 +65,7 @@ func TinySteps(t testing.TB, root string, steps int) string {
 	}
 	dir := t.TempDir()
 	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: map[string]string{"classes": strings.Join(ds.Classes, ",")}}
-	if err := unet.SaveModel(dir, m, tr.EMA()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(repair.BuildProfile(ds.Flows))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "profile.json"), b, 0o644); err != nil {
+	if err := models.Save(dir, &models.Folder{Model: m, Profile: repair.BuildProfile(ds.Flows)}, tr.EMA()); err != nil {
 		t.Fatal(err)
 	}
 	return dir

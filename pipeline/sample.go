@@ -1,4 +1,4 @@
-package unet
+package pipeline
 
 import (
 	"context"
@@ -7,13 +7,17 @@ import (
 
 	"t2t"
 	"t2t/sampler"
+	"t2t/unet"
 )
 
 // SampleOptions choose how flows are sampled.
 type SampleOptions struct {
-	N         int     // flows
-	Steps     int     // denoising steps
-	Scheduler string  // sampler name: ddpm, ddim, dpm++2m
+	N     int // flows
+	Steps int // denoising steps
+	// Scheduler is the sampler that takes the denoising steps (nil: DPM-Solver++ 2M
+	// over the model's noise schedule). It is built once by the caller and reused for
+	// every batch (SetTimesteps resets it).
+	Scheduler sampler.Scheduler
 	Guidance  float64 // classifier-free guidance scale (0 or 1: none)
 	Seed      uint64
 	// Batch is the number of flows denoised together (0: all N).
@@ -27,12 +31,13 @@ type SampleOptions struct {
 }
 
 // Sample generates opt.N flow matrices for a prompt with predictor p (a
-// UNet, or one steered by adapters or a ControlNet), using the model's
-// vocabulary and noise schedule. The same seed gives the same flows.
-func Sample(ctx context.Context, p Predictor, vocab *Vocab, noise sampler.Config, prompt string, opt SampleOptions) ([]*t2t.Matrix, error) {
+// UNet, or one steered by adapters or a ControlNet), tokenized with vocab;
+// opt.Scheduler takes the steps (nil: DPM-Solver++ 2M over noise). The same
+// seed gives the same flows.
+func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise sampler.Config, prompt string, opt SampleOptions) ([]*t2t.Matrix, error) {
 	c := p.Base().Config
 	if opt.N < 1 || opt.Steps < 1 {
-		return nil, fmt.Errorf("unet: sample: n %d and steps %d must be positive", opt.N, opt.Steps)
+		return nil, fmt.Errorf("pipeline: sample: n %d and steps %d must be positive", opt.N, opt.Steps)
 	}
 	toks, err := vocab.Tokenize(prompt, c.MaxTokens, false)
 	if err != nil {
@@ -42,15 +47,17 @@ func Sample(ctx context.Context, p Predictor, vocab *Vocab, noise sampler.Config
 	if err != nil {
 		return nil, err
 	}
-	name := opt.Scheduler
-	if name == "" {
-		name = "dpm++2m"
+	s := opt.Scheduler
+	if s == nil {
+		if s, err = sampler.New("dpm++2m", noise); err != nil {
+			return nil, err
+		}
 	}
 	bs := opt.Batch
 	if bs <= 0 || bs > opt.N {
 		bs = opt.N
 	}
-	g := NewGenerator(p)
+	g := unet.NewGenerator(p)
 	defer g.Close()
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x73616d706c65))
 	var out []*t2t.Matrix
@@ -63,25 +70,21 @@ func Sample(ctx context.Context, p Predictor, vocab *Vocab, noise sampler.Config
 			tk = append(tk, toks...)
 		}
 		var ctl []float32
-		if cp, ok := p.(Controlled); ok {
+		if cp, ok := p.(unet.Controlled); ok {
 			if len(opt.Control) == 0 {
-				return nil, fmt.Errorf("unet: sample: the predictor needs control images")
+				return nil, fmt.Errorf("pipeline: sample: the predictor needs control images")
 			}
 			for i := 0; i < b; i++ {
 				ci := opt.Control[(len(out)+i)%len(opt.Control)]
 				if len(ci) != c.Rows*cp.ControlCols() {
-					return nil, fmt.Errorf("unet: sample: control image %d has %d values, want %d", (len(out)+i)%len(opt.Control), len(ci), c.Rows*cp.ControlCols())
+					return nil, fmt.Errorf("pipeline: sample: control image %d has %d values, want %d", (len(out)+i)%len(opt.Control), len(ci), c.Rows*cp.ControlCols())
 				}
 				ctl = append(ctl, ci...)
 			}
 		} else if len(opt.Control) > 0 {
-			return nil, fmt.Errorf("unet: sample: control images for a predictor that takes none")
+			return nil, fmt.Errorf("pipeline: sample: control images for a predictor that takes none")
 		}
 		f, err := g.DenoiseFuncControl(tk, ctl)
-		if err != nil {
-			return nil, err
-		}
-		s, err := sampler.New(name, noise)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +100,7 @@ func Sample(ctx context.Context, p Predictor, vocab *Vocab, noise sampler.Config
 			return nil, err
 		}
 		for i := 0; i < b; i++ {
-			m, err := FromOutput(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
+			m, err := unet.FromOutput(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
 			if err != nil {
 				return nil, err
 			}

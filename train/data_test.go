@@ -1,8 +1,9 @@
-package unet
+package train
 
 import (
 	"errors"
 	"slices"
+	"t2t/unet"
 	"testing"
 
 	"t2t/pcapio"
@@ -17,24 +18,24 @@ func TestAddTransportPrompts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds.Classes = []string{"dns", "ssh"}
-	cfg := Tiny()
+	cfg := unet.Tiny()
 	cfg.Rows = 4
-	vocab := NewVocab()
+	vocab := unet.NewVocab()
 	prompts, err := ClassPrompts(ds.Classes, vocab, cfg.MaxTokens)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, _, err := DatasetExamples(ds, cfg, prompts, 2)
+	ex, _, err := Examples(ds, cfg, prompts, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if TrainedWithTransport(vocab) {
+	if unet.TrainedWithTransport(vocab) {
 		t.Fatal("vocabulary has transport words before AddTransportPrompts")
 	}
 	if err := AddTransportPrompts(ex, vocab, cfg.MaxTokens); err != nil {
 		t.Fatal(err)
 	}
-	if !TrainedWithTransport(vocab) {
+	if !unet.TrainedWithTransport(vocab) {
 		t.Fatal("transport words not added")
 	}
 	seen := map[string]int{}
@@ -58,7 +59,7 @@ func TestAddTransportPrompts(t *testing.T) {
 	if err := AddTransportPrompts(full, vocab, 4); err == nil {
 		t.Error("full prompt: no error")
 	}
-	if _, err := vocab.Tokenize("dns tcp udp icmp ssh", 4, false); !errors.Is(err, ErrPromptTooLong) {
+	if _, err := vocab.Tokenize("dns tcp udp icmp ssh", 4, false); !errors.Is(err, unet.ErrPromptTooLong) {
 		t.Errorf("long prompt: %v", err)
 	}
 }

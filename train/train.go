@@ -1,4 +1,4 @@
-package unet
+package train
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"t2t/internal/safetensors"
+	"t2t/unet"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -16,9 +18,9 @@ import (
 	"t2t/sampler"
 )
 
-// TrainConfig drives the training loop. It round-trips through JSON and is
+// Config drives the training loop. It round-trips through JSON and is
 // saved with every checkpoint.
-type TrainConfig struct {
+type Config struct {
 	Steps  int     `json:"steps"`
 	Batch  int     `json:"batch"`
 	LR     float64 `json:"lr"`
@@ -39,36 +41,36 @@ type TrainConfig struct {
 	Noise           sampler.Config `json:"noise"`
 }
 
-// DefaultTrainConfig returns settings that train the Small model. The
+// DefaultConfig returns settings that train the Small model. The
 // model predicts the clean sample x0 ("sample" prediction): the row patch
 // embedding squeezes a row of 3x1088 values into a few hundred channels,
 // through which the i.i.d. noise of epsilon prediction cannot pass (its
 // loss stays near 1), while the structured clean rows can.
-func DefaultTrainConfig() TrainConfig {
+func DefaultConfig() Config {
 	noise := sampler.DefaultConfig()
 	noise.Prediction = sampler.SamplePrediction
-	return TrainConfig{Steps: 2000, Batch: 8, LR: 1e-3, Warmup: 100, Decay: "cosine", WeightDecay: 0.01,
+	return Config{Steps: 2000, Batch: 8, LR: 1e-3, Warmup: 100, Decay: "cosine", WeightDecay: 0.01,
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, EMADecay: 0.995, PromptDropout: 0.1,
 		Seed: 1, CheckpointEvery: 200, Noise: noise}
 }
 
 // Validate says what is wrong with a training config.
-func (c TrainConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.Steps < 1:
-		return fmt.Errorf("unet: train: steps %d, want at least 1", c.Steps)
+		return fmt.Errorf("train: steps %d, want at least 1", c.Steps)
 	case c.Batch < 1:
-		return fmt.Errorf("unet: train: batch %d, want at least 1", c.Batch)
+		return fmt.Errorf("train: batch %d, want at least 1", c.Batch)
 	case !(c.LR > 0):
-		return fmt.Errorf("unet: train: lr %g, want > 0", c.LR)
+		return fmt.Errorf("train: lr %g, want > 0", c.LR)
 	case c.Decay != "constant" && c.Decay != "cosine":
-		return fmt.Errorf("unet: train: decay %q, want constant or cosine", c.Decay)
+		return fmt.Errorf("train: decay %q, want constant or cosine", c.Decay)
 	case c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1:
-		return fmt.Errorf("unet: train: betas %g, %g outside [0,1)", c.Beta1, c.Beta2)
+		return fmt.Errorf("train: betas %g, %g outside [0,1)", c.Beta1, c.Beta2)
 	case c.EMADecay < 0 || c.EMADecay >= 1:
-		return fmt.Errorf("unet: train: ema_decay %g outside [0,1)", c.EMADecay)
+		return fmt.Errorf("train: ema_decay %g outside [0,1)", c.EMADecay)
 	case c.PromptDropout < 0 || c.PromptDropout > 1:
-		return fmt.Errorf("unet: train: prompt_dropout %g outside [0,1]", c.PromptDropout)
+		return fmt.Errorf("train: prompt_dropout %g outside [0,1]", c.PromptDropout)
 	}
 	return c.Noise.Validate()
 }
@@ -102,14 +104,14 @@ type Progress struct {
 // ErrNonFinite is returned when a loss or a gradient is NaN or infinite;
 // the weights are left as they were before that step and no checkpoint is
 // written.
-var ErrNonFinite = errors.New("unet: train: loss or gradient is not finite")
+var ErrNonFinite = errors.New("train: loss or gradient is not finite")
 
 // Trainer trains the parameters of a Predictor that are not frozen, with
 // AdamW, warm-up, gradient clipping and EMA weights; it saves and resumes
 // checkpoints. The same seed and data give the same weights.
 type Trainer struct {
-	Config TrainConfig
-	Pred   Predictor
+	Config Config
+	Pred   unet.Predictor
 	Data   []Example
 	// Dir, when set, receives checkpoints (Dir/state) and Resume reads
 	// them.
@@ -121,43 +123,43 @@ type Trainer struct {
 	sched  *sampler.Schedule
 	src    *rand.PCG
 	rng    *rand.Rand
-	net    *Net
-	params []*Param  // trained, in graph order
-	nodes  []*G.Node // their nodes
+	net    *unet.Net
+	params []*unet.Param // trained, in graph order
+	nodes  []*G.Node     // their nodes
 	m, v   [][]float32
 	ema    [][]float32
 }
 
 // NewTrainer prepares a trainer; it compiles the training graph.
-func NewTrainer(p Predictor, cfg TrainConfig, data []Example) (*Trainer, error) {
+func NewTrainer(p unet.Predictor, cfg Config, data []Example) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if len(data) == 0 {
-		return nil, errors.New("unet: train: no examples")
+		return nil, errors.New("train: no examples")
 	}
 	c := p.Base().Config
 	for i, e := range data {
 		if len(e.X) != c.InputSize() {
-			return nil, fmt.Errorf("unet: train: example %d has %d values, model wants %d", i, len(e.X), c.InputSize())
+			return nil, fmt.Errorf("train: example %d has %d values, model wants %d", i, len(e.X), c.InputSize())
 		}
 		if len(e.Prompts) == 0 {
-			return nil, fmt.Errorf("unet: train: example %d has no prompt", i)
+			return nil, fmt.Errorf("train: example %d has no prompt", i)
 		}
 		for _, pr := range e.Prompts {
 			if len(pr) != c.MaxTokens {
-				return nil, fmt.Errorf("unet: train: example %d: prompt of %d tokens, model wants %d", i, len(pr), c.MaxTokens)
+				return nil, fmt.Errorf("train: example %d: prompt of %d tokens, model wants %d", i, len(pr), c.MaxTokens)
 			}
 		}
-		if cp, ok := p.(Controlled); ok && len(e.Control) != c.Rows*cp.ControlCols() {
-			return nil, fmt.Errorf("unet: train: example %d has a control image of %d values, the predictor wants %d", i, len(e.Control), c.Rows*cp.ControlCols())
+		if cp, ok := p.(unet.Controlled); ok && len(e.Control) != c.Rows*cp.ControlCols() {
+			return nil, fmt.Errorf("train: example %d has a control image of %d values, the predictor wants %d", i, len(e.Control), c.Rows*cp.ControlCols())
 		}
 	}
 	sched, err := sampler.NewSchedule(cfg.Noise)
 	if err != nil {
 		return nil, err
 	}
-	net, err := Compile(p, cfg.Batch, true)
+	net, err := unet.Compile(p, cfg.Batch, true)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +172,7 @@ func NewTrainer(p Predictor, cfg TrainConfig, data []Example) (*Trainer, error) 
 			continue
 		}
 		if q.Float32s() == nil {
-			return nil, fmt.Errorf("unet: train: parameter %s is not float32", q.Name)
+			return nil, fmt.Errorf("train: parameter %s is not float32", q.Name)
 		}
 		t.params = append(t.params, q)
 		t.nodes = append(t.nodes, nodes[i])
@@ -188,7 +190,7 @@ func NewTrainer(p Predictor, cfg TrainConfig, data []Example) (*Trainer, error) 
 func (t *Trainer) Close() { t.net.Close() }
 
 // Trained returns the parameters being trained.
-func (t *Trainer) Trained() []*Param { return t.params }
+func (t *Trainer) Trained() []*unet.Param { return t.params }
 
 func (t *Trainer) lr(step int) float64 {
 	c := t.Config
@@ -229,7 +231,7 @@ func (t *Trainer) batch(x, target, ctl []float32, ts, tokens []int) error {
 		copy(target[b*n:], tg)
 		pr := e.Prompts[t.rng.IntN(len(e.Prompts))]
 		if t.rng.Float64() < t.Config.PromptDropout {
-			pr = NullPrompt(c.MaxTokens)
+			pr = unet.NullPrompt(c.MaxTokens)
 		}
 		copy(tokens[b*c.MaxTokens:], pr)
 	}
@@ -247,7 +249,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) error {
 	ts := make([]int, B)
 	tokens := make([]int, B*c.MaxTokens)
 	var ctl []float32
-	if cp, ok := t.Pred.(Controlled); ok {
+	if cp, ok := t.Pred.(unet.Controlled); ok {
 		ctl = make([]float32, B*c.Rows*cp.ControlCols())
 	}
 	start := time.Now()
@@ -276,7 +278,7 @@ func (t *Trainer) Run(ctx context.Context, progress func(Progress)) error {
 			return err
 		}
 		if err := t.net.Run(); err != nil {
-			return fmt.Errorf("unet: train: step %d: %w", t.Step, err)
+			return fmt.Errorf("train: step %d: %w", t.Step, err)
 		}
 		loss := t.net.LossValue()
 		norm, err := t.update(loss)
@@ -318,7 +320,7 @@ func (t *Trainer) update(loss float64) (float64, error) {
 	for i, n := range t.nodes {
 		gv, err := n.Grad()
 		if err != nil {
-			return 0, fmt.Errorf("unet: train: no gradient for %s: %w", t.params[i].Name, err)
+			return 0, fmt.Errorf("train: no gradient for %s: %w", t.params[i].Name, err)
 		}
 		g := gv.Data().([]float32)
 		for _, v := range g {
@@ -392,10 +394,10 @@ func (t *Trainer) UseEMA() {
 }
 
 type trainState struct {
-	Step   int         `json:"step"`
-	RNG    []byte      `json:"rng"`
-	Losses []float64   `json:"losses"`
-	Config TrainConfig `json:"config"`
+	Step   int       `json:"step"`
+	RNG    []byte    `json:"rng"`
+	Losses []float64 `json:"losses"`
+	Config Config    `json:"config"`
 }
 
 // Save writes a checkpoint to Dir/state: the trained weights, AdamW's
@@ -403,31 +405,31 @@ type trainState struct {
 // previous checkpoint is replaced only once the new one is complete.
 func (t *Trainer) Save() error {
 	if t.Dir == "" {
-		return errors.New("unet: train: no checkpoint directory")
+		return errors.New("train: no checkpoint directory")
 	}
 	tmp := filepath.Join(t.Dir, "state.new")
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	var w, m, v, e []Tensor
+	var w, m, v, e []unet.Tensor
 	for i, p := range t.params {
 		s := p.Shape()
-		w = append(w, Tensor{Name: p.Name, Shape: s, Data: p.Float32s()})
-		m = append(m, Tensor{Name: p.Name, Shape: s, Data: t.m[i]})
-		v = append(v, Tensor{Name: p.Name, Shape: s, Data: t.v[i]})
+		w = append(w, unet.Tensor{Name: p.Name, Shape: s, Data: p.Float32s()})
+		m = append(m, unet.Tensor{Name: p.Name, Shape: s, Data: t.m[i]})
+		v = append(v, unet.Tensor{Name: p.Name, Shape: s, Data: t.v[i]})
 		if t.ema != nil {
-			e = append(e, Tensor{Name: p.Name, Shape: s, Data: t.ema[i]})
+			e = append(e, unet.Tensor{Name: p.Name, Shape: s, Data: t.ema[i]})
 		}
 	}
 	for _, f := range []struct {
 		name string
-		ts   []Tensor
+		ts   []unet.Tensor
 	}{{"weights", w}, {"adam_m", m}, {"adam_v", v}, {"ema", e}} {
 		if f.ts == nil {
 			continue
 		}
-		if err := SaveSafetensors(filepath.Join(tmp, f.name+".safetensors"), f.ts, nil); err != nil {
+		if err := safetensors.Save(filepath.Join(tmp, f.name+".safetensors"), f.ts, nil); err != nil {
 			return err
 		}
 	}
@@ -470,22 +472,22 @@ func (t *Trainer) Resume() (bool, error) {
 	}
 	var st trainState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return false, fmt.Errorf("unet: %s: %w", filepath.Join(dir, "state.json"), err)
+		return false, fmt.Errorf("train: %s: %w", filepath.Join(dir, "state.json"), err)
 	}
 	if st.Step > t.Config.Steps {
-		return false, fmt.Errorf("unet: checkpoint at step %d is past the %d steps asked", st.Step, t.Config.Steps)
+		return false, fmt.Errorf("train: checkpoint at step %d is past the %d steps asked", st.Step, t.Config.Steps)
 	}
-	want := make([]Tensor, len(t.params))
+	want := make([]unet.Tensor, len(t.params))
 	for i, p := range t.params {
-		want[i] = Tensor{Name: p.Name, Shape: p.Shape(), Data: p.Float32s()}
+		want[i] = unet.Tensor{Name: p.Name, Shape: p.Shape(), Data: p.Float32s()}
 	}
 	load := func(name string, dst [][]float32) error {
-		ts, _, err := LoadSafetensors(filepath.Join(dir, name+".safetensors"))
+		ts, _, err := safetensors.Load(filepath.Join(dir, name+".safetensors"))
 		if err != nil {
 			return err
 		}
-		if err := CheckTensors(ts, want); err != nil {
-			return fmt.Errorf("unet: %s: %w", filepath.Join(dir, name+".safetensors"), err)
+		if err := unet.CheckTensors(ts, want); err != nil {
+			return fmt.Errorf("train: %s: %w", filepath.Join(dir, name+".safetensors"), err)
 		}
 		byName := map[string][]float32{}
 		for _, x := range ts {

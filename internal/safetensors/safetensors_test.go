@@ -1,4 +1,4 @@
-package unet
+package safetensors
 
 import (
 	"bytes"
@@ -60,7 +60,7 @@ func ckptEqual(t *testing.T, got, want []Tensor) {
 func ckptWrite(t *testing.T, ts []Tensor, meta map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteSafetensors(&buf, ts, meta); err != nil {
+	if err := Write(&buf, ts, meta); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -77,7 +77,7 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	meta := map[string]string{"step": "100", "config": `{"channels":[32,64]}`, "<&>": "é\n"}
 
 	b := ckptWrite(t, ts, meta)
-	got, gotMeta, err := ReadSafetensors(bytes.NewReader(b), "mem")
+	got, gotMeta, err := Read(bytes.NewReader(b), "mem")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 
 	// The same through a file.
 	path := filepath.Join(t.TempDir(), "model.safetensors")
-	if err := SaveSafetensors(path, ts, meta); err != nil {
+	if err := Save(path, ts, meta); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
@@ -96,9 +96,9 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	}
 	onDisk, _ := os.ReadFile(path)
 	if !bytes.Equal(onDisk, b) {
-		t.Errorf("SaveSafetensors wrote different bytes from WriteSafetensors")
+		t.Errorf("Save wrote different bytes from Write")
 	}
-	got, gotMeta, err = LoadSafetensors(path)
+	got, gotMeta, err = Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	}
 
 	// No tensors and no metadata: a valid, empty checkpoint with a non-nil metadata map.
-	got, gotMeta, err = ReadSafetensors(bytes.NewReader(ckptWrite(t, nil, nil)), "empty")
+	got, gotMeta, err = Read(bytes.NewReader(ckptWrite(t, nil, nil)), "empty")
 	if err != nil || len(got) != 0 || gotMeta == nil || len(gotMeta) != 0 {
 		t.Errorf("empty checkpoint: got %v, %v, %v", got, gotMeta, err)
 	}
@@ -186,7 +186,7 @@ func TestSafetensorsReadSpec(t *testing.T) {
 	data = le.AppendUint16(data, 0x0001)                  // 2^-24, subnormal
 	data = le.AppendUint16(data, 0xfc00)                  // -Inf
 	data = le.AppendUint16(data, 0x3fc0)                  // bf16 1.5
-	got, meta, err := ReadSafetensors(bytes.NewReader(ckptFile(header, data)), "spec")
+	got, meta, err := Read(bytes.NewReader(ckptFile(header, data)), "spec")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,14 +212,14 @@ func TestFloat16(t *testing.T) {
 		{0x0400, 1.0 / (1 << 14)}, {0x03ff, 1023.0 / (1 << 24)}, {0x8001, -1.0 / (1 << 24)},
 		{0x7c00, float32(math.Inf(1))},
 	} {
-		if got := stFloat16ToFloat32(c.h); got != c.want {
+		if got := float16ToFloat32(c.h); got != c.want {
 			t.Errorf("%#04x: got %v, want %v", c.h, got, c.want)
 		}
 	}
-	if got := stFloat16ToFloat32(0x8000); math.Float32bits(got) != 0x80000000 {
+	if got := float16ToFloat32(0x8000); math.Float32bits(got) != 0x80000000 {
 		t.Errorf("-0: got %v", got)
 	}
-	if got := stFloat16ToFloat32(0x7e00); !math.IsNaN(float64(got)) {
+	if got := float16ToFloat32(0x7e00); !math.IsNaN(float64(got)) {
 		t.Errorf("NaN: got %v", got)
 	}
 }
@@ -273,7 +273,7 @@ func TestWriteSafetensorsErrors(t *testing.T) {
 		{[]Tensor{{Name: "__metadata__", Shape: []int{1}, Data: []float32{1}}}, `reserved`},
 	} {
 		var buf bytes.Buffer
-		err := WriteSafetensors(&buf, c.ts, nil)
+		err := Write(&buf, c.ts, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("got %v, want an error containing %q", err, c.want)
 		}
@@ -329,8 +329,8 @@ func TestSafetensorsCorrupt(t *testing.T) {
 			if err := os.WriteFile(path, c.file, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, _, errR := ReadSafetensors(bytes.NewReader(c.file), path)
-			_, _, errL := LoadSafetensors(path)
+			_, _, errR := Read(bytes.NewReader(c.file), path)
+			_, _, errL := Load(path)
 			for _, err := range []error{errR, errL} {
 				if err == nil {
 					t.Fatal("no error")
@@ -340,8 +340,8 @@ func TestSafetensorsCorrupt(t *testing.T) {
 					c.tensor != "" && !strings.Contains(msg, `tensor "`+c.tensor+`"`) {
 					t.Errorf("error %q: want the file, tensor %q and %q", msg, c.tensor, c.want)
 				}
-				if !errors.Is(err, ErrBadCheckpoint) {
-					t.Errorf("error %q does not match ErrBadCheckpoint", msg)
+				if !errors.Is(err, ErrBad) {
+					t.Errorf("error %q does not match ErrBad", msg)
 				}
 				if errors.Is(err, io.ErrUnexpectedEOF) != c.eof {
 					t.Errorf("error %q: errors.Is(io.ErrUnexpectedEOF) = %v", msg, !c.eof)
@@ -356,21 +356,21 @@ func TestSafetensorsTruncated(t *testing.T) {
 	b := ckptWrite(t, ckptSample(), map[string]string{"k": "v"})
 	path := filepath.Join(t.TempDir(), "cut.safetensors")
 	for k := 0; k < len(b); k++ {
-		_, _, err := ReadSafetensors(bytes.NewReader(b[:k]), "cut")
-		if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, ErrBadCheckpoint) {
+		_, _, err := Read(bytes.NewReader(b[:k]), "cut")
+		if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(err, ErrBad) {
 			t.Fatalf("cut at %d of %d: got %v, want a truncation error", k, len(b), err)
 		}
 		if err := os.WriteFile(path, b[:k], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := LoadSafetensors(path); !errors.Is(err, io.ErrUnexpectedEOF) {
+		if _, _, err := Load(path); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("file cut at %d of %d: got %v, want a truncation error", k, len(b), err)
 		}
 	}
 }
 
 func TestLoadSafetensorsMissing(t *testing.T) {
-	_, _, err := LoadSafetensors(filepath.Join(t.TempDir(), "nope.safetensors"))
+	_, _, err := Load(filepath.Join(t.TempDir(), "nope.safetensors"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("got %v, want a not-exist error", err)
 	}
@@ -378,13 +378,13 @@ func TestLoadSafetensorsMissing(t *testing.T) {
 
 func TestCheckTensors(t *testing.T) {
 	mk := func(name string, shape ...int) Tensor {
-		return Tensor{Name: name, Shape: shape, Data: make([]float32, stProduct(shape))}
+		return Tensor{Name: name, Shape: shape, Data: make([]float32, product(shape))}
 	}
 	want := []Tensor{mk("x", 2), mk("z", 4, 3), mk("s")}
-	if err := CheckTensors([]Tensor{mk("s"), mk("z", 4, 3), mk("x", 2)}, want); err != nil {
+	if err := Check([]Tensor{mk("s"), mk("z", 4, 3), mk("x", 2)}, want); err != nil {
 		t.Errorf("matching tensors: %v", err)
 	}
-	err := CheckTensors([]Tensor{mk("z", 3, 4), mk("y", 1), mk("s")}, want)
+	err := Check([]Tensor{mk("z", 3, 4), mk("y", 1), mk("s")}, want)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -398,43 +398,43 @@ func TestCheckTensors(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		many = append(many, mk(strings.Repeat("w", i+1), 1))
 	}
-	err = CheckTensors(nil, many)
+	err = Check(nil, many)
 	if err == nil || !strings.Contains(err.Error(), "and 15 more") || strings.Count(err.Error(), "missing") != 5 {
 		t.Errorf("got %v, want five problems and a count of the rest", err)
 	}
 	// Inconsistent tensors are reported too.
-	err = CheckTensors([]Tensor{{Name: "x", Shape: []int{2}, Data: []float32{1}}, mk("x", 2)}, want[:1])
+	err = Check([]Tensor{{Name: "x", Shape: []int{2}, Data: []float32{1}}, mk("x", 2)}, want[:1])
 	if err == nil || !strings.Contains(err.Error(), `"x" has 1 values for shape [2]`) || !strings.Contains(err.Error(), `"x" appears twice`) {
 		t.Errorf("got %v", err)
 	}
 }
 
-func FuzzLoadSafetensors(f *testing.F) {
+func FuzzLoad(f *testing.F) {
 	var buf bytes.Buffer
-	if err := WriteSafetensors(&buf, ckptSample(), map[string]string{"k": "v"}); err != nil {
+	if err := Write(&buf, ckptSample(), map[string]string{"k": "v"}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
 	f.Add(ckptFile(`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[],"data_offsets":[4,6]}}`, []byte{0, 0x3c, 0, 0xfc, 0xc0, 0x3f}))
 	f.Add(ckptFile(`{"a":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]}}`, make([]byte, 8)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ts, meta, err := ReadSafetensors(bytes.NewReader(b), "fuzz")
+		ts, meta, err := Read(bytes.NewReader(b), "fuzz")
 		if err != nil {
-			if !errors.Is(err, ErrBadCheckpoint) {
-				t.Fatalf("error %v is not ErrBadCheckpoint", err)
+			if !errors.Is(err, ErrBad) {
+				t.Fatalf("error %v is not ErrBad", err)
 			}
 			return
 		}
 		for _, x := range ts {
-			if stProduct(x.Shape) != len(x.Data) {
+			if product(x.Shape) != len(x.Data) {
 				t.Fatalf("tensor %q: shape %v with %d values", x.Name, x.Shape, len(x.Data))
 			}
 		}
 		var out bytes.Buffer
-		if err := WriteSafetensors(&out, ts, meta); err != nil {
+		if err := Write(&out, ts, meta); err != nil {
 			t.Fatalf("re-writing: %v", err)
 		}
-		ts2, meta2, err := ReadSafetensors(bytes.NewReader(out.Bytes()), "fuzz2")
+		ts2, meta2, err := Read(bytes.NewReader(out.Bytes()), "fuzz2")
 		if err != nil {
 			t.Fatalf("re-reading: %v", err)
 		}
@@ -450,14 +450,14 @@ func FuzzLoadSafetensors(f *testing.F) {
 // checkpoint written as F16 reads back within half precision.
 func TestFloat16Write(t *testing.T) {
 	for h := 0; h < 1<<16; h++ {
-		f := stFloat16ToFloat32(uint16(h))
+		f := float16ToFloat32(uint16(h))
 		if f != f {
-			if g := stFloat32ToFloat16(f); g&0x7c00 != 0x7c00 || g&0x3ff == 0 {
+			if g := float32ToFloat16(f); g&0x7c00 != 0x7c00 || g&0x3ff == 0 {
 				t.Fatalf("NaN %#04x -> %#04x", h, g)
 			}
 			continue
 		}
-		if g := stFloat32ToFloat16(f); g != uint16(h) {
+		if g := float32ToFloat16(f); g != uint16(h) {
 			t.Fatalf("half %#04x -> %g -> %#04x", h, f, g)
 		}
 	}
@@ -472,7 +472,7 @@ func TestFloat16Write(t *testing.T) {
 		{float32(math.Ldexp(1, -26)), 0}, // rounds to zero
 		{0.1, 0x2e66},
 	} {
-		if got := stFloat32ToFloat16(c.f); got != c.want {
+		if got := float32ToFloat16(c.f); got != c.want {
 			t.Errorf("%g -> %#04x, want %#04x", c.f, got, c.want)
 		}
 	}
@@ -482,13 +482,13 @@ func TestFloat16Write(t *testing.T) {
 		d[i] = float32(rng.NormFloat64())
 	}
 	var buf bytes.Buffer
-	if err := WriteSafetensorsAs(&buf, []Tensor{{Name: "w", Shape: []int{1000}, Data: d}}, nil, "F16"); err != nil {
+	if err := WriteAs(&buf, []Tensor{{Name: "w", Shape: []int{1000}, Data: d}}, nil, "F16"); err != nil {
 		t.Fatal(err)
 	}
 	if buf.Len() > 2*1000+200 {
 		t.Fatalf("F16 file of %d bytes for 1000 values", buf.Len())
 	}
-	ts, _, err := ReadSafetensors(bytes.NewReader(buf.Bytes()), "f16")
+	ts, _, err := Read(bytes.NewReader(buf.Bytes()), "f16")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +497,7 @@ func TestFloat16Write(t *testing.T) {
 			t.Fatalf("value %d: %g read back as %g", i, d[i], v)
 		}
 	}
-	if err := WriteSafetensorsAs(&buf, nil, nil, "BF16"); err == nil {
+	if err := WriteAs(&buf, nil, nil, "BF16"); err == nil {
 		t.Error("BF16 writing: no error")
 	}
 }

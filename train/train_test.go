@@ -1,10 +1,11 @@
-package unet
+package train
 
 import (
 	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"t2t/unet"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -14,13 +15,13 @@ import (
 	"t2t/sampler"
 )
 
-func smallTrain(steps int) TrainConfig {
-	tc := DefaultTrainConfig()
+func smallTrain(steps int) Config {
+	tc := DefaultConfig()
 	tc.Steps, tc.Batch, tc.Warmup, tc.CheckpointEvery = steps, 2, 2, 0
 	return tc
 }
 
-func weightsOf(ps *Params) []float32 {
+func weightsOf(ps *unet.Params) []float32 {
 	var w []float32
 	for _, p := range ps.List() {
 		w = append(w, p.Float32s()...)
@@ -33,7 +34,7 @@ func weightsOf(ps *Params) []float32 {
 func TestTrainResume(t *testing.T) {
 	c := micro()
 	ex := benchExamples(c, 5)
-	u1, _ := New(c, tensor.Float32)
+	u1, _ := unet.New(c, tensor.Float32)
 	tr1, err := NewTrainer(u1, smallTrain(4), ex)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestTrainResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	u2, _ := New(c, tensor.Float32)
+	u2, _ := unet.New(c, tensor.Float32)
 	tc := smallTrain(4)
 	tr2, _ := NewTrainer(u2, tc, ex)
 	tr2.Dir = dir
@@ -54,7 +55,7 @@ func TestTrainResume(t *testing.T) {
 	}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("stopped run: %v", err)
 	}
-	u3, _ := New(c, tensor.Float32)
+	u3, _ := unet.New(c, tensor.Float32)
 	tr3, _ := NewTrainer(u3, tc, ex)
 	tr3.Dir = dir
 	ok, err := tr3.Resume()
@@ -76,7 +77,7 @@ func TestTrainResume(t *testing.T) {
 	// a checkpoint of another shape is refused
 	c2 := micro()
 	c2.Channels = []int{4, 4}
-	u4, _ := New(c2, tensor.Float32)
+	u4, _ := unet.New(c2, tensor.Float32)
 	tr4, _ := NewTrainer(u4, tc, ex)
 	tr4.Dir = dir
 	if _, err := tr4.Resume(); err == nil {
@@ -90,7 +91,7 @@ func TestNonFinite(t *testing.T) {
 	c := micro()
 	ex := benchExamples(c, 1)
 	ex[0].X[3] = float32(math.NaN())
-	u, _ := New(c, tensor.Float32)
+	u, _ := unet.New(c, tensor.Float32)
 	before := weightsOf(u.Params)
 	tr, _ := NewTrainer(u, smallTrain(3), ex)
 	err := tr.Run(context.Background(), nil)
@@ -145,21 +146,21 @@ func TestTinyOverfitTwoClasses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a while")
 	}
-	c := Tiny()
+	c := unet.Tiny()
 	l := c.Layout.MustLayout()
-	vocab := NewVocab("dns", "ssh")
+	vocab := unet.NewVocab("dns", "ssh")
 	var ex []Example
 	for _, class := range []string{"dns", "ssh"} {
 		m := flowMatrix(t, "../testdata/captures/"+class+"-200.pcap", l, c.Rows)
 		x := make([]float32, c.InputSize())
-		if err := ToInput(x, m, c.Rows); err != nil {
+		if err := unet.ToInput(x, m, c.Rows); err != nil {
 			t.Fatal(err)
 		}
 		tok, _ := vocab.Tokenize(class, c.MaxTokens, false)
 		ex = append(ex, Example{X: x, Prompts: [][]int{tok}})
 	}
-	u, _ := New(c, tensor.Float32)
-	tc := DefaultTrainConfig()
+	u, _ := unet.New(c, tensor.Float32)
+	tc := DefaultConfig()
 	tc.Steps, tc.Batch, tc.LR, tc.Warmup, tc.PromptDropout, tc.CheckpointEvery = 800, 4, 3e-3, 20, 0.1, 0
 	tr, err := NewTrainer(u, tc, ex)
 	if err != nil {
@@ -174,7 +175,7 @@ func TestTinyOverfitTwoClasses(t *testing.T) {
 	}
 	first, last := tr.Losses[0], tr.Losses[len(tr.Losses)-1]
 	t.Logf("loss %.4f -> %.4f", first, last)
-	g := NewGenerator(u)
+	g := unet.NewGenerator(u)
 	defer g.Close()
 	for _, class := range []string{"dns", "ssh"} {
 		tok, _ := vocab.Tokenize(class, c.MaxTokens, false)
@@ -189,7 +190,7 @@ func TestTinyOverfitTwoClasses(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 2; i++ {
-			m, err := FromOutput(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
+			m, err := unet.FromOutput(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,16 +1,17 @@
-package unet
-
-// Checkpoint files use the safetensors layout:
+// Package safetensors reads and writes t2t's weight files in the safetensors
+// layout, the format of every model, adapter, ControlNet and training
+// checkpoint file:
 //
 //	[8 bytes]  N, the header length, little-endian uint64
 //	[N bytes]  JSON header: {"<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
 //	           ..., "__metadata__": {"key": "value"}}, padded with spaces
 //	[rest]     the data section; data_offsets are relative to its start
 //
-// WriteSafetensors always writes F32, tensors ordered by name, JSON keys sorted and the header
-// padded to 8 bytes, so the same weights give the same bytes. ReadSafetensors also reads F64,
-// F16 and BF16 tensors, converting them to float32, and checks every size against the input
-// before allocating for it.
+// Write and Save always write F32 (or F16 with WriteAs), tensors ordered by name, JSON keys
+// sorted and the header padded to 8 bytes, so the same weights give the same bytes. Read and
+// Load also read F64, F16 and BF16 tensors, converting them to float32, and check every size
+// against the input before allocating for it.
+package safetensors
 
 import (
 	"bufio"
@@ -27,7 +28,7 @@ import (
 	"strings"
 )
 
-// Tensor is one named weight: its checkpoint key is Name (hierarchical, e.g.
+// Tensor is one named weight: its key is Name (hierarchical, e.g.
 // "down.0.res.1.conv1.weight"). Data is row-major; a scalar has an empty Shape and one value.
 type Tensor struct {
 	Name  string
@@ -41,40 +42,40 @@ const MaxHeaderSize = 100 << 20
 
 const metadataKey = "__metadata__"
 
-// ErrBadCheckpoint is matched (errors.Is) by every *CheckpointError: the input is not a valid
+// ErrBad is matched (errors.Is) by every *Error: the input is not a valid
 // checkpoint. A truncated input also matches io.ErrUnexpectedEOF.
-var ErrBadCheckpoint = errors.New("unet: bad checkpoint")
+var ErrBad = errors.New("safetensors: bad checkpoint")
 
-// CheckpointError says what is wrong with a checkpoint: File names the file (or the name given
-// to ReadSafetensors), Tensor the tensor concerned, if any.
-type CheckpointError struct {
+// Error says what is wrong with a checkpoint: File names the file (or the name given
+// to Read), Tensor the tensor concerned, if any.
+type Error struct {
 	File   string
 	Tensor string
 	Err    error
 }
 
-func (e *CheckpointError) Error() string {
+func (e *Error) Error() string {
 	if e.Tensor != "" {
-		return fmt.Sprintf("unet: checkpoint %q: tensor %q: %v", e.File, e.Tensor, e.Err)
+		return fmt.Sprintf("safetensors: checkpoint %q: tensor %q: %v", e.File, e.Tensor, e.Err)
 	}
-	return fmt.Sprintf("unet: checkpoint %q: %v", e.File, e.Err)
+	return fmt.Sprintf("safetensors: checkpoint %q: %v", e.File, e.Err)
 }
 
-func (e *CheckpointError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
-// Is makes every CheckpointError match ErrBadCheckpoint.
-func (e *CheckpointError) Is(target error) bool { return target == ErrBadCheckpoint }
+// Is makes every Error match ErrBad.
+func (e *Error) Is(target error) bool { return target == ErrBad }
 
-// stHeaderEntry is one tensor's entry in the JSON header.
-type stHeaderEntry struct {
+// headerEntry is one tensor's entry in the JSON header.
+type headerEntry struct {
 	Dtype       string  `json:"dtype"`
 	Shape       []int64 `json:"shape"`
 	DataOffsets []int64 `json:"data_offsets"`
 }
 
-// stNumElements is the product of shape, or an error if a dimension is negative or the product
+// numElements is the product of shape, or an error if a dimension is negative or the product
 // overflows max.
-func stNumElements(shape []int64, max int64) (int64, error) {
+func numElements(shape []int64, max int64) (int64, error) {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
@@ -88,8 +89,8 @@ func stNumElements(shape []int64, max int64) (int64, error) {
 	return n, nil
 }
 
-// stSortedForWrite validates the tensors to write; it returns them sorted by name.
-func stSortedForWrite(ts []Tensor) ([]*Tensor, error) {
+// sortedForWrite validates the tensors to write; it returns them sorted by name.
+func sortedForWrite(ts []Tensor) ([]*Tensor, error) {
 	sorted := make([]*Tensor, len(ts))
 	for i := range ts {
 		sorted[i] = &ts[i]
@@ -98,49 +99,49 @@ func stSortedForWrite(ts []Tensor) ([]*Tensor, error) {
 	for i, t := range sorted {
 		switch {
 		case t.Name == "":
-			return nil, errors.New("unet: WriteSafetensors: tensor with an empty name")
+			return nil, errors.New("safetensors: Write: tensor with an empty name")
 		case t.Name == metadataKey:
-			return nil, fmt.Errorf("unet: WriteSafetensors: tensor name %q is reserved", t.Name)
+			return nil, fmt.Errorf("safetensors: Write: tensor name %q is reserved", t.Name)
 		case i > 0 && sorted[i-1].Name == t.Name:
-			return nil, fmt.Errorf("unet: WriteSafetensors: duplicate tensor name %q", t.Name)
+			return nil, fmt.Errorf("safetensors: Write: duplicate tensor name %q", t.Name)
 		}
 		shape := make([]int64, len(t.Shape))
 		for k, d := range t.Shape {
 			shape[k] = int64(d)
 		}
-		n, err := stNumElements(shape, math.MaxInt64/4)
+		n, err := numElements(shape, math.MaxInt64/4)
 		if err != nil {
-			return nil, fmt.Errorf("unet: WriteSafetensors: tensor %q: %v", t.Name, err)
+			return nil, fmt.Errorf("safetensors: Write: tensor %q: %v", t.Name, err)
 		}
 		if n != int64(len(t.Data)) {
-			return nil, fmt.Errorf("unet: WriteSafetensors: tensor %q: shape %v needs %d values, Data has %d",
+			return nil, fmt.Errorf("safetensors: Write: tensor %q: shape %v needs %d values, Data has %d",
 				t.Name, t.Shape, n, len(t.Data))
 		}
 	}
 	return sorted, nil
 }
 
-// WriteSafetensors writes ts and meta to w as F32 safetensors. The output is deterministic:
+// Write writes ts and meta to w as F32 safetensors. The output is deterministic:
 // tensors are stored in name order and the header's keys are sorted. It returns an error,
 // before writing anything, on an empty, reserved ("__metadata__") or duplicate name, or a
 // Data whose length is not the product of Shape.
-func WriteSafetensors(w io.Writer, ts []Tensor, meta map[string]string) error {
-	return WriteSafetensorsAs(w, ts, meta, "F32")
+func Write(w io.Writer, ts []Tensor, meta map[string]string) error {
+	return WriteAs(w, ts, meta, "F32")
 }
 
-// WriteSafetensorsAs is WriteSafetensors with the stored dtype chosen: "F32", or "F16" (half
+// WriteAs is Write with the stored dtype chosen: "F32", or "F16" (half
 // the size; values rounded to the nearest half-precision number, ties to even, those beyond
 // its range to ±Inf, which the caller should avoid).
-func WriteSafetensorsAs(w io.Writer, ts []Tensor, meta map[string]string, dtype string) error {
+func WriteAs(w io.Writer, ts []Tensor, meta map[string]string, dtype string) error {
 	size := int64(4)
 	switch dtype {
 	case "F32":
 	case "F16":
 		size = 2
 	default:
-		return fmt.Errorf("unet: WriteSafetensors: dtype %q: want F32 or F16", dtype)
+		return fmt.Errorf("safetensors: Write: dtype %q: want F32 or F16", dtype)
 	}
-	sorted, err := stSortedForWrite(ts)
+	sorted, err := sortedForWrite(ts)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func WriteSafetensorsAs(w io.Writer, ts []Tensor, meta map[string]string, dtype 
 			shape[k] = int64(d)
 		}
 		end := offset + size*int64(len(t.Data))
-		header[t.Name] = stHeaderEntry{Dtype: dtype, Shape: shape, DataOffsets: []int64{offset, end}}
+		header[t.Name] = headerEntry{Dtype: dtype, Shape: shape, DataOffsets: []int64{offset, end}}
 		offset = end
 	}
 	if len(meta) > 0 {
@@ -164,7 +165,7 @@ func WriteSafetensorsAs(w io.Writer, ts []Tensor, meta map[string]string, dtype 
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(header); err != nil {
-		return fmt.Errorf("unet: WriteSafetensors: %v", err)
+		return fmt.Errorf("safetensors: Write: %v", err)
 	}
 	hdr := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	// Pad with spaces so that the data section starts 8-byte aligned.
@@ -185,7 +186,7 @@ func WriteSafetensorsAs(w io.Writer, ts []Tensor, meta map[string]string, dtype 
 				chunk = chunk[:0]
 			}
 			if size == 2 {
-				chunk = binary.LittleEndian.AppendUint16(chunk, stFloat32ToFloat16(v))
+				chunk = binary.LittleEndian.AppendUint16(chunk, float32ToFloat16(v))
 			} else {
 				chunk = binary.LittleEndian.AppendUint32(chunk, math.Float32bits(v))
 			}
@@ -193,23 +194,23 @@ func WriteSafetensorsAs(w io.Writer, ts []Tensor, meta map[string]string, dtype 
 	}
 	bw.Write(chunk)
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("unet: writing checkpoint: %w", err)
+		return fmt.Errorf("safetensors: writing checkpoint: %w", err)
 	}
 	return nil
 }
 
-// SaveSafetensors writes ts and meta to path.tmp and renames it to path, so that path holds
+// Save writes ts and meta to path.tmp and renames it to path, so that path holds
 // either the old checkpoint or the complete new one.
-func SaveSafetensors(path string, ts []Tensor, meta map[string]string) (err error) {
-	return SaveSafetensorsAs(path, ts, meta, "F32")
+func Save(path string, ts []Tensor, meta map[string]string) (err error) {
+	return SaveAs(path, ts, meta, "F32")
 }
 
-// SaveSafetensorsAs is SaveSafetensors with the stored dtype chosen (see WriteSafetensorsAs).
-func SaveSafetensorsAs(path string, ts []Tensor, meta map[string]string, dtype string) (err error) {
+// SaveAs is Save with the stored dtype chosen (see WriteAs).
+func SaveAs(path string, ts []Tensor, meta map[string]string, dtype string) (err error) {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("unet: saving checkpoint: %w", err)
+		return fmt.Errorf("safetensors: saving checkpoint: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -217,49 +218,49 @@ func SaveSafetensorsAs(path string, ts []Tensor, meta map[string]string, dtype s
 			os.Remove(tmp)
 		}
 	}()
-	if err := WriteSafetensorsAs(f, ts, meta, dtype); err != nil {
+	if err := WriteAs(f, ts, meta, dtype); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("unet: saving checkpoint: %w", err)
+		return fmt.Errorf("safetensors: saving checkpoint: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("unet: saving checkpoint: %w", err)
+		return fmt.Errorf("safetensors: saving checkpoint: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("unet: saving checkpoint: %w", err)
+		return fmt.Errorf("safetensors: saving checkpoint: %w", err)
 	}
 	return nil
 }
 
-// LoadSafetensors reads the checkpoint at path; see ReadSafetensors.
-func LoadSafetensors(path string) ([]Tensor, map[string]string, error) {
+// Load reads the checkpoint at path; see Read.
+func Load(path string) ([]Tensor, map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("unet: loading checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("safetensors: loading checkpoint: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("unet: loading checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("safetensors: loading checkpoint: %w", err)
 	}
 	size := int64(-1)
 	if fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	return readSafetensors(bufio.NewReaderSize(f, 1<<16), path, size)
+	return read(bufio.NewReaderSize(f, 1<<16), path, size)
 }
 
-// ReadSafetensors reads a whole checkpoint from r; name identifies it in errors. Tensors come
+// Read reads a whole checkpoint from r; name identifies it in errors. Tensors come
 // back sorted by name, F64, F16 and BF16 data converted to float32; the metadata map is never
-// nil. A malformed input gives a *CheckpointError; a truncated one also matches
+// nil. A malformed input gives a *Error; a truncated one also matches
 // io.ErrUnexpectedEOF. Trailing bytes after the data section are an error.
-func ReadSafetensors(r io.Reader, name string) ([]Tensor, map[string]string, error) {
-	return readSafetensors(r, name, -1)
+func Read(r io.Reader, name string) ([]Tensor, map[string]string, error) {
+	return read(r, name, -1)
 }
 
-// stSpan is a validated header entry.
-type stSpan struct {
+// span is a validated header entry.
+type span struct {
 	name       string
 	dtype      string
 	shape      []int
@@ -267,17 +268,17 @@ type stSpan struct {
 	begin, end int64
 }
 
-var stDtypeSize = map[string]int64{"F32": 4, "F64": 8, "F16": 2, "BF16": 2}
+var dtypeSize = map[string]int64{"F32": 4, "F64": 8, "F16": 2, "BF16": 2}
 
-// readSafetensors reads a checkpoint of size bytes (-1: unknown).
-func readSafetensors(r io.Reader, name string, size int64) ([]Tensor, map[string]string, error) {
+// read reads a checkpoint of size bytes (-1: unknown).
+func read(r io.Reader, name string, size int64) ([]Tensor, map[string]string, error) {
 	bad := func(tensor string, format string, args ...any) error {
-		return &CheckpointError{File: name, Tensor: tensor, Err: fmt.Errorf(format, args...)}
+		return &Error{File: name, Tensor: tensor, Err: fmt.Errorf(format, args...)}
 	}
 	truncated := func(what string, got, want int64) error {
-		return &CheckpointError{File: name, Err: fmt.Errorf("%w: %s is %d bytes, want %d", io.ErrUnexpectedEOF, what, got, want)}
+		return &Error{File: name, Err: fmt.Errorf("%w: %s is %d bytes, want %d", io.ErrUnexpectedEOF, what, got, want)}
 	}
-	ioErr := func(err error) error { return fmt.Errorf("unet: reading checkpoint %q: %w", name, err) }
+	ioErr := func(err error) error { return fmt.Errorf("safetensors: reading checkpoint %q: %w", name, err) }
 
 	// Header length.
 	var nb [8]byte
@@ -306,7 +307,7 @@ func readSafetensors(r io.Reader, name string, size int64) ([]Tensor, map[string
 	if int64(len(hdr)) < int64(n) {
 		return nil, nil, truncated("header", int64(len(hdr)), int64(n))
 	}
-	spans, meta, err := stParseHeader(hdr, bad)
+	spans, meta, err := parseHeader(hdr, bad)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -359,14 +360,14 @@ func readSafetensors(r io.Reader, name string, size int64) ([]Tensor, map[string
 
 	ts := make([]Tensor, len(spans))
 	for i, s := range spans {
-		ts[i] = Tensor{Name: s.name, Shape: s.shape, Data: stDecodeFloats(s.dtype, data[s.begin:s.end], s.n)}
+		ts[i] = Tensor{Name: s.name, Shape: s.shape, Data: decodeFloats(s.dtype, data[s.begin:s.end], s.n)}
 	}
 	return ts, meta, nil
 }
 
-// stParseHeader validates the JSON header; it returns the tensors sorted by name, each with a
+// parseHeader validates the JSON header; it returns the tensors sorted by name, each with a
 // known dtype, non-negative dims and data_offsets that match its shape.
-func stParseHeader(hdr []byte, bad func(string, string, ...any) error) ([]stSpan, map[string]string, error) {
+func parseHeader(hdr []byte, bad func(string, string, ...any) error) ([]span, map[string]string, error) {
 	trimmed := bytes.TrimLeft(hdr, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, nil, bad("", "header is not a JSON object")
@@ -376,7 +377,7 @@ func stParseHeader(hdr []byte, bad func(string, string, ...any) error) ([]stSpan
 	if _, err := dec.Token(); err != nil {
 		return nil, nil, bad("", "invalid JSON header: %v", err)
 	}
-	var spans []stSpan
+	var spans []span
 	meta := map[string]string{}
 	seen := map[string]bool{}
 	for dec.More() {
@@ -398,11 +399,11 @@ func stParseHeader(hdr []byte, bad func(string, string, ...any) error) ([]stSpan
 		}
 		if key == metadataKey {
 			if err := json.Unmarshal(raw, &meta); err != nil || meta == nil {
-				return nil, nil, bad("", "__metadata__ is not an object of strings: %s", stClip(raw))
+				return nil, nil, bad("", "__metadata__ is not an object of strings: %s", clip(raw))
 			}
 			continue
 		}
-		s, err := stParseEntry(key, raw)
+		s, err := parseEntry(key, raw)
 		if err != nil {
 			return nil, nil, bad(key, "%v", err)
 		}
@@ -418,44 +419,44 @@ func stParseHeader(hdr []byte, bad func(string, string, ...any) error) ([]stSpan
 	return spans, meta, nil
 }
 
-// stParseEntry validates one tensor's header entry.
-func stParseEntry(name string, raw json.RawMessage) (stSpan, error) {
-	var e stHeaderEntry
+// parseEntry validates one tensor's header entry.
+func parseEntry(name string, raw json.RawMessage) (span, error) {
+	var e headerEntry
 	if err := json.Unmarshal(raw, &e); err != nil {
-		return stSpan{}, fmt.Errorf("bad header entry %s: %v", stClip(raw), err)
+		return span{}, fmt.Errorf("bad header entry %s: %v", clip(raw), err)
 	}
-	size, ok := stDtypeSize[e.Dtype]
+	size, ok := dtypeSize[e.Dtype]
 	switch {
 	case e.Dtype == "":
-		return stSpan{}, errors.New("no dtype")
+		return span{}, errors.New("no dtype")
 	case !ok:
-		return stSpan{}, fmt.Errorf("unsupported dtype %q (want F32, F64, F16 or BF16)", e.Dtype)
+		return span{}, fmt.Errorf("unsupported dtype %q (want F32, F64, F16 or BF16)", e.Dtype)
 	case e.Shape == nil:
-		return stSpan{}, errors.New("no shape")
+		return span{}, errors.New("no shape")
 	case len(e.DataOffsets) != 2:
-		return stSpan{}, fmt.Errorf("data_offsets %v: want [begin, end]", e.DataOffsets)
+		return span{}, fmt.Errorf("data_offsets %v: want [begin, end]", e.DataOffsets)
 	}
-	n, err := stNumElements(e.Shape, math.MaxInt32) // bounded again below by the data section
+	n, err := numElements(e.Shape, math.MaxInt32) // bounded again below by the data section
 	if err != nil {
-		return stSpan{}, err
+		return span{}, err
 	}
 	begin, end := e.DataOffsets[0], e.DataOffsets[1]
 	if begin < 0 || end < begin {
-		return stSpan{}, fmt.Errorf("data_offsets [%d %d] are not a range", begin, end)
+		return span{}, fmt.Errorf("data_offsets [%d %d] are not a range", begin, end)
 	}
 	if end-begin != n*size {
-		return stSpan{}, fmt.Errorf("data_offsets [%d %d] span %d bytes, shape %v of %s needs %d",
+		return span{}, fmt.Errorf("data_offsets [%d %d] span %d bytes, shape %v of %s needs %d",
 			begin, end, end-begin, e.Shape, e.Dtype, n*size)
 	}
 	shape := make([]int, len(e.Shape))
 	for i, d := range e.Shape {
 		shape[i] = int(d)
 	}
-	return stSpan{name: name, dtype: e.Dtype, shape: shape, n: n, begin: begin, end: end}, nil
+	return span{name: name, dtype: e.Dtype, shape: shape, n: n, begin: begin, end: end}, nil
 }
 
-// stClip shortens raw JSON for an error message.
-func stClip(b []byte) string {
+// clip shortens raw JSON for an error message.
+func clip(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > 80 {
 		return s[:77] + "..."
@@ -463,8 +464,8 @@ func stClip(b []byte) string {
 	return s
 }
 
-// stDecodeFloats converts n little-endian values of dtype in b to float32.
-func stDecodeFloats(dtype string, b []byte, n int64) []float32 {
+// decodeFloats converts n little-endian values of dtype in b to float32.
+func decodeFloats(dtype string, b []byte, n int64) []float32 {
 	out := make([]float32, n)
 	le := binary.LittleEndian
 	for i := range out {
@@ -474,7 +475,7 @@ func stDecodeFloats(dtype string, b []byte, n int64) []float32 {
 		case "F64":
 			out[i] = float32(math.Float64frombits(le.Uint64(b[8*i:])))
 		case "F16":
-			out[i] = stFloat16ToFloat32(le.Uint16(b[2*i:]))
+			out[i] = float16ToFloat32(le.Uint16(b[2*i:]))
 		case "BF16":
 			out[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
 		}
@@ -482,9 +483,9 @@ func stDecodeFloats(dtype string, b []byte, n int64) []float32 {
 	return out
 }
 
-// stFloat32ToFloat16 rounds a float32 to the nearest IEEE 754 half-precision value, ties to
+// float32ToFloat16 rounds a float32 to the nearest IEEE 754 half-precision value, ties to
 // even; NaN stays NaN, values beyond the half range become ±Inf.
-func stFloat32ToFloat16(f float32) uint16 {
+func float32ToFloat16(f float32) uint16 {
 	b := math.Float32bits(f)
 	sign := uint16(b>>16) & 0x8000
 	exp := int32(b>>23) & 0xff
@@ -521,8 +522,8 @@ func stFloat32ToFloat16(f float32) uint16 {
 	return sign | uint16(h)
 }
 
-// stFloat16ToFloat32 converts an IEEE 754 half-precision value.
-func stFloat16ToFloat32(h uint16) float32 {
+// float16ToFloat32 converts an IEEE 754 half-precision value.
+func float16ToFloat32(h uint16) float32 {
 	sign := uint32(h>>15) << 31
 	exp := uint32(h>>10) & 0x1f
 	frac := uint32(h) & 0x3ff
@@ -541,10 +542,10 @@ func stFloat16ToFloat32(h uint16) float32 {
 	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
-// CheckTensors compares loaded tensors with the ones a model expects: the same names with the
+// Check compares loaded tensors with the ones a model expects: the same names with the
 // same shapes. The error lists the first few problems: missing "x", unexpected "y",
 // "z" has shape [3 4], model wants [4 3].
-func CheckTensors(got, want []Tensor) error {
+func Check(got, want []Tensor) error {
 	const show = 5
 	var problems []string
 	gotByName := make(map[string]*Tensor, len(got))
@@ -555,7 +556,7 @@ func CheckTensors(got, want []Tensor) error {
 			continue
 		}
 		gotByName[t.Name] = t
-		if n := stProduct(t.Shape); n != len(t.Data) {
+		if n := product(t.Shape); n != len(t.Data) {
 			problems = append(problems, fmt.Sprintf("%q has %d values for shape %v", t.Name, len(t.Data), t.Shape))
 		}
 	}
@@ -582,11 +583,11 @@ func CheckTensors(got, want []Tensor) error {
 	if len(problems) > show {
 		msg += fmt.Sprintf("; and %d more", len(problems)-show)
 	}
-	return fmt.Errorf("unet: checkpoint does not match the model (%d problems): %s", len(problems), msg)
+	return fmt.Errorf("safetensors: checkpoint does not match the model (%d problems): %s", len(problems), msg)
 }
 
-// stProduct is the number of elements of shape; -1 if a dimension is negative.
-func stProduct(shape []int) int {
+// product is the number of elements of shape; -1 if a dimension is negative.
+func product(shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {

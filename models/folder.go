@@ -1,0 +1,238 @@
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+
+	"gorgonia.org/tensor"
+
+	"t2t/controlnet"
+	"t2t/internal/safetensors"
+	"t2t/repair"
+	"t2t/train"
+	"t2t/unet"
+)
+
+// The files of a model folder. Save writes them and Load reads them; no
+// other package knows these names.
+const (
+	ConfigFile     = "config.json"            // unet.Config
+	VocabFile      = "vocab.json"             // unet.Vocab
+	NoiseFile      = "scheduler.json"         // sampler.Config
+	WeightsFile    = "model.safetensors"      // the UNet's weights, unet.Model.Meta as metadata
+	ProfileFile    = "profile.json"           // repair.Profile (optional)
+	ControlNetFile = "controlnet.safetensors" // controlnet.ControlNet with its templates (optional)
+	RecordFile     = "train.json"             // Record (optional)
+	StateDir       = "state"                  // train.Trainer checkpoints of a training run
+)
+
+// Folder is everything a model folder holds: the model, and optionally the
+// repair profile of its training data, its ControlNet and the record of its
+// training run.
+type Folder struct {
+	Model      *unet.Model
+	Profile    *repair.Profile
+	ControlNet *controlnet.ControlNet
+	Record     *Record
+}
+
+// Record says how a model was trained (train.json).
+type Record struct {
+	Train  train.Config   `json:"train"`
+	Flows  map[string]int `json:"flows"` // training flows per class
+	Steps  int            `json:"steps"`
+	Losses []float64      `json:"losses"`
+}
+
+// Save writes f to the folder dir (created if needed): the model's four
+// files, and the profile, ControlNet and record when f has them. weights,
+// when not nil, replaces the values of the named parameters in the
+// weights file (a trainer's EMA weights).
+func Save(dir string, f *Folder, weights map[string][]float32) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	m := f.Model
+	if err := m.UNet.Config.WriteFile(filepath.Join(dir, ConfigFile)); err != nil {
+		return err
+	}
+	if err := writeJSON(dir, VocabFile, m.Vocab, "  ", true); err != nil {
+		return err
+	}
+	if err := writeJSON(dir, NoiseFile, m.Noise, "  ", true); err != nil {
+		return err
+	}
+	ts := unet.ParamTensors(m.UNet.Params.Sorted())
+	for i := range ts {
+		if w, ok := weights[ts[i].Name]; ok {
+			ts[i].Data = w
+		}
+	}
+	if err := safetensors.Save(filepath.Join(dir, WeightsFile), ts, m.Meta); err != nil {
+		return err
+	}
+	if f.Profile != nil {
+		if err := SaveProfile(dir, f.Profile); err != nil {
+			return err
+		}
+	}
+	if f.ControlNet != nil {
+		if err := f.ControlNet.Save(filepath.Join(dir, ControlNetFile), nil); err != nil {
+			return err
+		}
+	}
+	if f.Record != nil {
+		return writeJSON(dir, RecordFile, f.Record, " ", false)
+	}
+	return nil
+}
+
+// SaveProfile writes a repair profile into the folder dir (created if
+// needed), as Save does.
+func SaveProfile(dir string, p *repair.Profile) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	return writeJSON(dir, ProfileFile, p, " ", false)
+}
+
+// writeJSON writes v indented to dir/name, ending with a newline when nl.
+func writeJSON(dir, name string, v any, indent string, nl bool) error {
+	b, err := json.MarshalIndent(v, "", indent)
+	if err != nil {
+		return fmt.Errorf("models: %s: %w", name, err)
+	}
+	if nl {
+		b = append(b, '\n')
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	return nil
+}
+
+// Load reads the model folder dir, or the embedded model when dir is "".
+// The profile, ControlNet and record are nil when the folder lacks their
+// file (repair then uses its defaults).
+func Load(dir string) (*Folder, error) {
+	if dir == "" {
+		return loadFS(files, "small", "embedded:small")
+	}
+	return loadFS(os.DirFS(dir), ".", dir)
+}
+
+// loadFS reads a model folder from a file system; name is used in errors.
+func loadFS(fsys fs.FS, dir, name string) (*Folder, error) {
+	m, err := loadModel(fsys, dir, name)
+	if err != nil {
+		return nil, err
+	}
+	f := &Folder{Model: m}
+	read := func(file string) ([]byte, error) {
+		b, err := fs.ReadFile(fsys, path.Join(dir, file))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("models: %s: %w", name, err)
+		}
+		return b, nil
+	}
+	b, err := read(ProfileFile)
+	if err != nil {
+		return nil, err
+	}
+	if b != nil {
+		if f.Profile, err = repair.ParseProfile(b); err != nil {
+			return nil, fmt.Errorf("models: %s: %w", filepath.Join(name, ProfileFile), err)
+		}
+	}
+	if f.ControlNet, err = loadControlNet(fsys, dir, name, m.UNet); err != nil {
+		return nil, err
+	}
+	if b, err = read(RecordFile); err != nil {
+		return nil, err
+	}
+	if b != nil {
+		f.Record = &Record{}
+		if err := json.Unmarshal(b, f.Record); err != nil {
+			return nil, fmt.Errorf("models: %s: %w", filepath.Join(name, RecordFile), err)
+		}
+	}
+	return f, nil
+}
+
+// loadModel reads the model's four files.
+func loadModel(fsys fs.FS, dir, name string) (*unet.Model, error) {
+	read := func(f string) ([]byte, error) {
+		b, err := fs.ReadFile(fsys, path.Join(dir, f))
+		if err != nil {
+			return nil, fmt.Errorf("models: model %s: %w", name, err)
+		}
+		return b, nil
+	}
+	var cfg unet.Config
+	b, err := read(ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("models: model %s: %s: %w", name, ConfigFile, err)
+	}
+	u, err := unet.New(cfg, tensor.Float32)
+	if err != nil {
+		return nil, fmt.Errorf("models: model %s: %w", name, err)
+	}
+	m := &unet.Model{UNet: u, Vocab: &unet.Vocab{}}
+	if b, err = read(VocabFile); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, m.Vocab); err != nil {
+		return nil, fmt.Errorf("models: model %s: %s: %w", name, VocabFile, err)
+	}
+	if m.Vocab.Len() > cfg.VocabCap {
+		return nil, fmt.Errorf("models: model %s: %d tokens exceed the table of %d", name, m.Vocab.Len(), cfg.VocabCap)
+	}
+	if b, err = read(NoiseFile); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &m.Noise); err != nil {
+		return nil, fmt.Errorf("models: model %s: %s: %w", name, NoiseFile, err)
+	}
+	if err := m.Noise.Validate(); err != nil {
+		return nil, fmt.Errorf("models: model %s: %s: %w", name, NoiseFile, err)
+	}
+	f, err := fsys.Open(path.Join(dir, WeightsFile))
+	if err != nil {
+		return nil, fmt.Errorf("models: model %s: %w", name, err)
+	}
+	defer f.Close()
+	ts, meta, err := safetensors.Read(f, filepath.Join(name, WeightsFile))
+	if err != nil {
+		return nil, err
+	}
+	m.Meta = meta
+	if err := unet.LoadWeights(u.Params, ts); err != nil {
+		return nil, fmt.Errorf("models: model %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// loadControlNet reads the folder's ControlNet for base; nil without one.
+func loadControlNet(fsys fs.FS, dir, name string, base *unet.UNet) (*controlnet.ControlNet, error) {
+	f, err := fsys.Open(path.Join(dir, ControlNetFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: %s: %w", name, err)
+	}
+	defer f.Close()
+	n, _, err := controlnet.Read(f, filepath.Join(name, ControlNetFile), base)
+	return n, err
+}

@@ -1,0 +1,199 @@
+package train
+
+import (
+	"fmt"
+
+	"t2t"
+
+	"t2t/pcapio"
+	"t2t/unet"
+)
+
+// LoadFlows reads the labelled data set in dir (one pcap per class, see
+// pcapio.LoadDataset), each flow cut to its first rows packets. With
+// maxFlows > 0 each class keeps at most maxFlows flows of at least
+// minPackets packets, chosen so that every transport keeps its share of
+// the class (pcapio.Stratified).
+func LoadFlows(dir string, rows, maxFlows, minPackets int) (*pcapio.Dataset, error) {
+	ds, err := pcapio.LoadDataset(dir, pcapio.FlowOptions{MaxPackets: rows})
+	if err != nil {
+		return nil, err
+	}
+	if maxFlows > 0 {
+		for c, fl := range ds.Flows {
+			ds.Flows[c] = pcapio.Stratified(fl, maxFlows, minPackets)
+		}
+	}
+	return ds, nil
+}
+
+// PrepareOptions choose how a data set becomes training examples.
+type PrepareOptions struct {
+	// MinPackets leaves out flows with fewer encoded packets (at least 1).
+	MinPackets int
+	// NewClasses adds every class to the vocabulary with its alias
+	// type-<i> (ClassPrompts), as base training does; otherwise each class
+	// must already be a token of the vocabulary (an adapter's new tokens
+	// added, or a base that knows the class) and is its only prompt.
+	NewClasses bool
+	// Transport adds the transport-word prompts ("dns tcp",
+	// AddTransportPrompts).
+	Transport bool
+}
+
+// Data is a data set ready for training.
+type Data struct {
+	Examples []Example
+	Counts   map[string]int // examples per class
+}
+
+// Prepare turns the flows of ds into the examples cfg trains on (see
+// Examples), with prompts tokenized by vocab as opt says. It fails when
+// the vocabulary outgrows the model's token table (cfg.VocabCap).
+func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt PrepareOptions) (*Data, error) {
+	var prompts map[string][][]int
+	var err error
+	if opt.NewClasses {
+		if prompts, err = ClassPrompts(ds.Classes, vocab, cfg.MaxTokens); err != nil {
+			return nil, err
+		}
+		if vocab.Len() > cfg.VocabCap {
+			return nil, fmt.Errorf("train: %d classes need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+		}
+	} else {
+		prompts = map[string][][]int{}
+		for _, c := range ds.Classes {
+			ids, err := vocab.Tokenize(c, cfg.MaxTokens, false)
+			if err != nil {
+				return nil, fmt.Errorf("train: class %q: %w", c, err)
+			}
+			prompts[c] = [][]int{ids}
+		}
+	}
+	ex, counts, err := Examples(ds, cfg, prompts, opt.MinPackets)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Transport {
+		if err := AddTransportPrompts(ex, vocab, cfg.MaxTokens); err != nil {
+			return nil, err
+		}
+		if vocab.Len() > cfg.VocabCap {
+			return nil, fmt.Errorf("train: %d classes and the transport words need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+		}
+	}
+	return &Data{Examples: ex, Counts: counts}, nil
+}
+
+// ClassPrompts returns, for each class of a data set, the prompts it is
+// trained with: its name and the alias type-<i> (i its index in classes),
+// adding both tokens to vocab.
+func ClassPrompts(classes []string, vocab *unet.Vocab, maxTokens int) (map[string][][]int, error) {
+	out := map[string][][]int{}
+	for i, c := range classes {
+		name, err := unet.NormalizeToken(c)
+		if err != nil {
+			return nil, fmt.Errorf("train: class %q cannot be a prompt token: %w", c, err)
+		}
+		alias := fmt.Sprintf("type-%d", i)
+		vocab.Add(name)
+		vocab.Add(alias)
+		for _, p := range []string{name, alias} {
+			ids, err := vocab.Tokenize(p, maxTokens, false)
+			if err != nil {
+				return nil, err
+			}
+			out[c] = append(out[c], ids)
+		}
+	}
+	return out, nil
+}
+
+// Flow is a flow as training sees it: its matrix (pcapio.Flow.Matrix) and
+// its transport word (unet.TransportWord: "tcp", "udp", "icmp" or "").
+type Flow struct {
+	Matrix    *t2t.Matrix
+	Transport string
+}
+
+// Matrices encodes the first rows packets of every flow, per class, over
+// layout.
+func Matrices(flows map[string][]*pcapio.Flow, layout *t2t.Layout, rows int) (map[string][]Flow, error) {
+	out := make(map[string][]Flow, len(flows))
+	for c, fl := range flows {
+		for _, f := range fl {
+			m, err := f.Matrix(layout, rows)
+			if err != nil {
+				return nil, err
+			}
+			out[c] = append(out[c], Flow{Matrix: m, Transport: unet.TransportWord(f.Key.Proto)})
+		}
+	}
+	return out, nil
+}
+
+// Examples turns the flows of a labelled data set into training
+// examples for cfg: each flow's first cfg.Rows packets, padded with vacant
+// rows, with its class's prompts. Flows with fewer than minPackets encoded
+// packets are left out.
+func Examples(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, minPackets int) ([]Example, map[string]int, error) {
+	l, err := cfg.Layout.Layout()
+	if err != nil {
+		return nil, nil, err
+	}
+	flows, err := Matrices(ds.Flows, l, cfg.Rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ex []Example
+	counts := map[string]int{}
+	for _, c := range ds.Classes {
+		for _, f := range flows[c] {
+			if f.Matrix.Rows < max(minPackets, 1) {
+				continue
+			}
+			x := make([]float32, cfg.InputSize())
+			if err := unet.ToInput(x, f.Matrix, cfg.Rows); err != nil {
+				return nil, nil, err
+			}
+			ex = append(ex, Example{X: x, Prompts: prompts[c], Transport: f.Transport})
+			counts[c]++
+		}
+	}
+	return ex, counts, nil
+}
+
+// AddTransportPrompts adds the TransportWords to vocab and, to every
+// example whose Transport is known, a copy of each of its prompts with the
+// transport word appended ("dns" -> "dns tcp"), so that the model learns
+// both the class alone and the class with its transport. It fails if a
+// prompt has no room left for the word.
+func AddTransportPrompts(ex []Example, vocab *unet.Vocab, maxTokens int) error {
+	ids := map[string]int{}
+	for _, w := range unet.TransportWords {
+		ids[w], _ = vocab.Add(w)
+	}
+	for i := range ex {
+		id, ok := ids[ex[i].Transport]
+		if !ok {
+			continue
+		}
+		n := len(ex[i].Prompts)
+		for _, p := range ex[i].Prompts[:n] {
+			if len(p) != maxTokens {
+				return fmt.Errorf("train: example %d: prompt of %d tokens, want %d", i, len(p), maxTokens)
+			}
+			k := 0
+			for k < len(p) && p[k] != unet.NullID {
+				k++
+			}
+			if k == len(p) {
+				return fmt.Errorf("train: example %d: prompt %v has no room for the transport word (MaxTokens %d)", i, p, maxTokens)
+			}
+			q := append([]int(nil), p...)
+			q[k] = id
+			ex[i].Prompts = append(ex[i].Prompts, q)
+		}
+	}
+	return nil
+}
