@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strconv"
+	"t2t"
 
 	G "gorgonia.org/gorgonia"
 
@@ -238,7 +239,7 @@ func Examples(ex []train.Example, c unet.Config) error {
 		return err
 	}
 	for i := range ex {
-		m, err := unet.FromOutput(ex[i].X, c.Rows, l)
+		m, err := t2t.MatrixFromRowPlanes(ex[i].X, c.Rows, l)
 		if err != nil {
 			return fmt.Errorf("controlnet: example %d: %w", i, err)
 		}

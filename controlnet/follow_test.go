@@ -42,8 +42,7 @@ func TestTrainFollowsControl(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x := make([]float32, cfg.InputSize())
-			unet.ToInput(x, m, cfg.Rows)
+			x := m.AppendRowPlanes(nil, cfg.Rows)
 			ex = append(ex, train.Example{X: x, Prompts: [][]int{unet.NullPrompt(cfg.MaxTokens)}})
 		}
 	}

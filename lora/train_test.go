@@ -40,10 +40,7 @@ func flowExamples(t *testing.T, c unet.Config, path string, n int, prompt []int)
 		if m.Rows < 2 {
 			continue
 		}
-		x := make([]float32, c.InputSize())
-		if err := unet.ToInput(x, m, c.Rows); err != nil {
-			t.Fatal(err)
-		}
+		x := m.AppendRowPlanes(nil, c.Rows)
 		ex = append(ex, train.Example{X: x, Prompts: [][]int{prompt}})
 	}
 	if len(ex) == 0 {

@@ -100,7 +100,7 @@ func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise samp
 			return nil, err
 		}
 		for i := 0; i < b; i++ {
-			m, err := unet.FromOutput(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
+			m, err := t2t.MatrixFromRowPlanes(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
 			if err != nil {
 				return nil, err
 			}

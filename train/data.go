@@ -152,10 +152,7 @@ func Examples(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, m
 			if f.Matrix.Rows < max(minPackets, 1) {
 				continue
 			}
-			x := make([]float32, cfg.InputSize())
-			if err := unet.ToInput(x, f.Matrix, cfg.Rows); err != nil {
-				return nil, nil, err
-			}
+			x := f.Matrix.AppendRowPlanes(make([]float32, 0, cfg.InputSize()), cfg.Rows)
 			ex = append(ex, Example{X: x, Prompts: prompts[c], Transport: f.Transport})
 			counts[c]++
 		}

@@ -76,7 +76,7 @@ func (c Config) Validate() error {
 }
 
 // Example is one training sample: a flow image in the model's input layout
-// (Config.InputSize values in [-1,1], see ToInput) and the prompts it may be
+// (Config.InputSize values in [-1,1], see t2t.Matrix.AppendRowPlanes) and the prompts it may be
 // trained with (each MaxTokens ids; one is drawn per use).
 type Example struct {
 	X       []float32

@@ -152,10 +152,7 @@ func TestTinyOverfitTwoClasses(t *testing.T) {
 	var ex []Example
 	for _, class := range []string{"dns", "ssh"} {
 		m := flowMatrix(t, "../testdata/captures/"+class+"-200.pcap", l, c.Rows)
-		x := make([]float32, c.InputSize())
-		if err := unet.ToInput(x, m, c.Rows); err != nil {
-			t.Fatal(err)
-		}
+		x := m.AppendRowPlanes(nil, c.Rows)
 		tok, _ := vocab.Tokenize(class, c.MaxTokens, false)
 		ex = append(ex, Example{X: x, Prompts: [][]int{tok}})
 	}
@@ -190,7 +187,7 @@ func TestTinyOverfitTwoClasses(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 2; i++ {
-			m, err := unet.FromOutput(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
+			m, err := t2t.MatrixFromRowPlanes(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ import (
 
 // UNet is the conditional denoiser. Its input and output are batches of
 // flow images laid out per packet: [B, Rows, 3·Cols], the three palette
-// planes of each row one after another (see ToInput). It is conditioned on
+// planes of each row one after another (see t2t.Matrix.AppendRowPlanes). It is conditioned on
 // the diffusion timestep and on prompt tokens, which it cross-attends to.
 //
 // Parameter names (the checkpoint keys, and what LoRA targets):

@@ -1,7 +1,6 @@
 package unet
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -157,31 +156,4 @@ func TestUNetGradient(t *testing.T) {
 		t.Fatalf("gradient mismatch at %s: analytic %g numeric %g (err %g, %d coordinates)", chk.Where, chk.Analytic, chk.Numeric, chk.MaxErr, chk.Checked)
 	}
 	t.Logf("%d coordinates over %d parameters and 4 inputs, max error %.2g", chk.Checked, len(ps), chk.MaxErr)
-}
-
-func TestToInputFromOutput(t *testing.T) {
-	l := t2t.NetDiffusionSpec.MustLayout()
-	m := t2t.NewMatrix(l, 3)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range m.Bits {
-		m.Bits[i] = int8(rng.IntN(3)) - 1
-	}
-	x := make([]float32, 5*3*l.Width())
-	if err := ToInput(x, m, 5); err != nil {
-		t.Fatal(err)
-	}
-	back, err := FromOutput(x, 5, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := m.Resize(5)
-	for i := range want.Bits {
-		if back.Bits[i] != want.Bits[i] {
-			t.Fatalf("value %d: %d, want %d", i, back.Bits[i], want.Bits[i])
-		}
-	}
-	x[7] = float32(math.NaN())
-	if _, err := FromOutput(x, 5, l); err == nil {
-		t.Error("NaN: no error")
-	}
 }

@@ -6,8 +6,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"t2t"
 )
 
 // Predictor is what a Net runs: the UNet alone, or the UNet steered by a
@@ -243,62 +241,4 @@ func (n *Net) LossValue() float64 {
 		return v
 	}
 	return math.NaN()
-}
-
-// ToInput writes a Matrix (Rows rows of Cols columns; rows beyond m.Rows
-// are vacant) into dst as the model's per-packet planes: for each row, the
-// red, green and blue planes of its Cols pixels, +1 where the pixel has
-// the colour and -1 elsewhere.
-func ToInput(dst []float32, m *t2t.Matrix, rows int) error {
-	if len(dst) != rows*3*m.Cols {
-		return fmt.Errorf("unet: %d values for %d rows of 3x%d", len(dst), rows, m.Cols)
-	}
-	w := m.Cols
-	for r := 0; r < rows; r++ {
-		o := dst[r*3*w : (r+1)*3*w]
-		for i := range o {
-			o[i] = -1
-		}
-		if r >= m.Rows {
-			for c := 0; c < w; c++ {
-				o[2*w+c] = 1 // vacant: blue
-			}
-			continue
-		}
-		for c, v := range m.Row(r) {
-			o[int(1-v)*w+c] = 1 // 1 -> red plane 0, 0 -> green 1, -1 -> blue 2
-		}
-	}
-	return nil
-}
-
-// FromOutput snaps model output (rows x 3 planes x cols) to a Matrix: each
-// pixel takes the palette colour of its largest plane, ties going to red,
-// then green, as t2t.MatrixFromPlanes does. NaN is an error naming the
-// pixel.
-func FromOutput(x []float32, rows int, layout *t2t.Layout) (*t2t.Matrix, error) {
-	w := layout.Width()
-	if len(x) != rows*3*w {
-		return nil, fmt.Errorf("unet: %d values for %d rows of 3x%d", len(x), rows, w)
-	}
-	m := t2t.NewMatrix(layout, rows)
-	for r := 0; r < rows; r++ {
-		p := x[r*3*w : (r+1)*3*w]
-		row := m.Row(r)
-		for c := 0; c < w; c++ {
-			red, green, blue := p[c], p[w+c], p[2*w+c]
-			if red != red || green != green || blue != blue {
-				return nil, fmt.Errorf("unet: NaN in the output at row %d, column %d", r, c)
-			}
-			switch {
-			case red >= green && red >= blue:
-				row[c] = 1
-			case green >= blue:
-				row[c] = 0
-			default:
-				row[c] = -1
-			}
-		}
-	}
-	return m, nil
 }
