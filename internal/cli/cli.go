@@ -1,4 +1,5 @@
 // Package cli holds what the example commands share: a repeatable flag,
+// the -controlnet and -control-from flags,
 // running a train.Trainer with resume, a progress line, Ctrl-C and a
 // loss plot.
 package cli

@@ -29,44 +29,55 @@ func Tiny(t testing.TB, root string) string {
 // TinySteps is Tiny trained for the given number of steps (batch 2).
 func TinySteps(t testing.TB, root string, steps int) string {
 	t.Helper()
-	data := t.TempDir()
+	dir := t.TempDir()
+	if err := Build(root, dir, steps); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Build trains the Tiny model for steps steps (batch 2) on the dns and ssh
+// captures of root/testdata/captures and saves it with its repair profile
+// in the folder dir.
+func Build(root, dir string, steps int) error {
+	data, err := os.MkdirTemp("", "t2t-testmodel")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(data)
 	for _, c := range []string{"dns", "ssh"} {
 		b, err := os.ReadFile(filepath.Join(root, "testdata/captures", c+"-200.pcap"))
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if err := os.WriteFile(filepath.Join(data, c+".pcap"), b, 0o644); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
 	cfg := unet.Tiny()
 	ds, err := train.LoadFlows(data, cfg.Rows, 0, 0)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	vocab := unet.NewVocab()
 	d, err := train.Prepare(ds, cfg, vocab, train.PrepareOptions{MinPackets: 2, NewClasses: true, Transport: true})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	u, err := unet.New(cfg, tensor.Float32)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	tc := train.DefaultConfig()
 	tc.Steps, tc.Batch, tc.CheckpointEvery = steps, 2, 0
 	tr, err := train.NewTrainer(u, tc, d.Examples)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer tr.Close()
 	if err := tr.Run(context.Background(), nil); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	dir := t.TempDir()
 	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: map[string]string{"classes": strings.Join(ds.Classes, ",")}}
-	if err := models.Save(dir, &models.Folder{Model: m, Profile: repair.BuildProfile(ds.Flows)}, tr.EMA()); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return models.Save(dir, &models.Folder{Model: m, Profile: repair.BuildProfile(ds.Flows)}, tr.EMA())
 }
