@@ -24,22 +24,23 @@
 // adapters work with a ControlNet. An untrained ControlNet adds exactly
 // zero: the base's output, bit for bit.
 //
-// Training uses unet.Trainer like any predictor, with the base frozen
+// Training uses train.Trainer like any predictor, with the base frozen
 // (Freeze) and each example carrying its control (Examples gives every
 // flow its own structure map):
 //
 //	n, err := controlnet.New(model.UNet, seed)
 //	err = controlnet.Examples(examples, model.UNet.Config)
 //	n.Freeze()
-//	tr, err := unet.NewTrainer(n, tc, examples)
+//	tr, err := train.NewTrainer(n, tc, examples)
 //	err = tr.Run(ctx, progress)
 //	err = n.Save("controlnet.safetensors", nil)
 //
 // Sampling takes one control per flow (cycled):
 //
-//	c, err := controlnet.FromPcap("real.pcap:0", layout, rows)
-//	flows, err := unet.Sample(ctx, n, vocab, noise, "dns udp",
-//		unet.SampleOptions{N: 4, Steps: 20, Guidance: 2, Control: [][]float32{c.Values()}})
+//	m, err := flow.Matrix(layout, rows)      // a real flow (pcapio.Flow)
+//	c := controlnet.FromMatrix(m, rows)      // or ReadPNGFile, or Templates.Draw
+//	flows, err := pipeline.Sample(ctx, n, vocab, noise, "dns udp",
+//		pipeline.SampleOptions{N: 4, Steps: 20, Guidance: 2, Control: [][]float32{c.Values()}})
 //
 // Files hold only the ControlNet's weights, with the base's fingerprint
 // (unet.Fingerprint): Load refuses another base, a truncated file, missing

@@ -19,7 +19,7 @@
 //	ids, err := s.AddTokens(vocab)   // if cfg.Tokens: the new prompt words
 //	restore, err := s.Freeze()        // base frozen, adapters trainable
 //	s.Attach()
-//	tr, err := unet.NewTrainer(u, tc, examples) // trains what is not frozen
+//	tr, err := train.NewTrainer(u, tc, examples) // trains what is not frozen
 //	tr.Run(ctx, nil)
 //	restore()                         // token table rows of the base, back
 //	s.Save("newclass.safetensors")
