@@ -1,9 +1,10 @@
 package evaluate
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/google/gopacket/layers"
 
 	"t2t"
 	"t2t/pcapio"
@@ -123,22 +124,22 @@ const (
 	ackF = 0x10
 )
 
-// checkPacket checks one packet and returns its TCP segment when it is a
-// well-formed, unfragmented TCP packet. where names the packet in
-// problems.
-func (c *Compliance) checkPacket(link t2t.LinkType, data []byte, origLen int, where string) (seg tcpSeg, isTCP bool) {
+// checkPacket checks one packet, decoded with h, and returns its TCP
+// segment when it is a well-formed, unfragmented TCP packet. where names
+// the packet in problems.
+func (c *Compliance) checkPacket(h *headers, link t2t.LinkType, data []byte, origLen int, where string) (seg tcpSeg, isTCP bool) {
 	c.Packets++
 	whole := origLen <= len(data)
 	if !whole {
 		c.Truncated++
 	}
-	off, v, err := t2t.NetworkLayer(link, data)
-	if err != nil {
+	h.decode(link, data)
+	if h.linkErr != nil {
 		c.DecodeErrors++
-		c.problem("%s: %v", where, err)
+		c.problem("%s: %v", where, h.linkErr)
 		return seg, false
 	}
-	if v == 0 {
+	if h.net == 0 {
 		c.NonIP++
 		return seg, false
 	}
@@ -149,92 +150,96 @@ func (c *Compliance) checkPacket(link t2t.LinkType, data []byte, origLen int, wh
 		}
 		return tcpSeg{}, false
 	}
-	ip := data[off:]
+	ip := h.netData
 	var hl, tl int
-	var proto uint8
-	switch v {
-	case 4:
+	switch h.net {
+	case layers.LayerTypeIPv4:
 		if len(ip) < 20 {
 			return bad("IPv4 header cut short (%d bytes)", len(ip))
 		}
-		if ip[0]>>4 != 4 {
-			return bad("IP version %d under an IPv4 link header", ip[0]>>4)
+		v4 := &h.ip4
+		if v4.Version != 4 {
+			return bad("IP version %d under an IPv4 link header", v4.Version)
 		}
-		hl = int(ip[0]&0xf) * 4
-		tl = int(binary.BigEndian.Uint16(ip[2:4]))
-		proto = ip[9]
+		hl, tl = int(v4.IHL)*4, h.ipv4Length()
 		if hl < 20 || tl < hl {
 			return bad("IPv4 header length %d, total length %d", hl, tl)
 		}
-		if ip[6]&0x80 != 0 {
+		if v4.Flags&layers.IPv4EvilBit != 0 {
 			return bad("IPv4 reserved flag set")
 		}
-		if frag := binary.BigEndian.Uint16(ip[6:8]); frag&0x3fff != 0 {
+		if v4.Flags&layers.IPv4MoreFragments != 0 || v4.FragOffset != 0 {
 			c.Fragments++
 			return seg, false
 		}
-	case 6:
+	case layers.LayerTypeIPv6:
 		if len(ip) < 40 {
 			return bad("IPv6 header cut short (%d bytes)", len(ip))
 		}
-		if ip[0]>>4 != 6 {
-			return bad("IP version %d under an IPv6 link header", ip[0]>>4)
+		if h.ip6.Version != 6 {
+			return bad("IP version %d under an IPv6 link header", h.ip6.Version)
 		}
-		hl = 40
-		tl = 40 + int(binary.BigEndian.Uint16(ip[4:6]))
-		proto = ip[6]
+		// gopacket's errors here are about a zero payload length, which
+		// RFC 8200 allows (no next header), and hop-by-hop options, which
+		// make the packet OtherTransport: the checks below judge both.
+		hl, tl = 40, 40+int(h.ip6.Length)
 	}
 	if whole && len(ip) < tl {
 		return bad("IP length %d but %d bytes in the frame", tl, len(ip))
 	}
-	if len(ip) > tl {
-		ip = ip[:tl] // link-layer padding
+	if whole && h.failed == layers.LayerTypeIPv4 {
+		// the lengths are right (above): gopacket stumbled on the options
+		return bad("IPv4 options: %v", h.err)
 	}
+	proto, _ := h.transport()
 	switch proto {
-	case t2t.ProtoTCP, t2t.ProtoUDP, t2t.ProtoICMP:
+	case layers.IPProtocolTCP, layers.IPProtocolUDP, layers.IPProtocolICMPv4:
 	default:
 		c.OtherTransport++
 		return seg, false
 	}
-	t := ip[min(hl, len(ip)):]
 	plen := tl - hl // transport length on the wire
 	switch proto {
-	case t2t.ProtoTCP:
+	case layers.IPProtocolTCP:
 		if plen < 20 {
 			return bad("TCP segment of %d bytes", plen)
 		}
-		if len(t) < 20 {
+		if !h.has(layers.LayerTypeTCP) {
 			return seg, false // cut by the snap length
 		}
-		doff := int(t[12]>>4) * 4
+		doff := int(h.tcp.DataOffset) * 4
 		if doff < 20 || doff > plen {
 			return bad("TCP data offset %d in a %d-byte segment", doff, plen)
 		}
-		seg = tcpSeg{seq: binary.BigEndian.Uint32(t[4:8]), ack: binary.BigEndian.Uint32(t[8:12]),
-			flags: t[13], payload: plen - doff}
+		if whole && h.failed == layers.LayerTypeTCP {
+			return bad("TCP options: %v", h.err)
+		}
+		seg = tcpSeg{seq: h.tcp.Seq, ack: h.tcp.Ack, flags: uint8(h.tcpFlags()), payload: plen - doff}
 		isTCP = true
-	case t2t.ProtoUDP:
+	case layers.IPProtocolUDP:
 		if plen < 8 {
 			return bad("UDP datagram of %d bytes", plen)
 		}
-		if len(t) >= 8 {
-			if ul := int(binary.BigEndian.Uint16(t[4:6])); ul != plen {
+		if h.has(layers.LayerTypeUDP) {
+			if ul := int(h.udp.Length); ul != plen {
 				c.UDPLength++
 				c.problem("%s: UDP length %d, IP payload %d", where, ul, plen)
 			}
 		}
-	case t2t.ProtoICMP:
+	case layers.IPProtocolICMPv4:
 		if plen < 8 {
 			return bad("ICMP message of %d bytes", plen)
 		}
-		if len(t) >= 2 && !icmpValid(t[0], t[1]) {
-			c.ICMPInvalid++
-			c.problem("%s: ICMP type %d code %d", where, t[0], t[1])
+		if h.has(layers.LayerTypeICMPv4) {
+			if typ, code := h.icmp.TypeCode.Type(), h.icmp.TypeCode.Code(); !icmpValid(typ, code) {
+				c.ICMPInvalid++
+				c.problem("%s: ICMP type %d code %d", where, typ, code)
+			}
 		}
 	}
 	if whole {
 		c.ChecksumChecked++
-		if !t2t.ChecksumsValid(ip) {
+		if !h.checksumsValid() {
 			c.BadChecksums++
 			c.problem("%s: bad checksum", where)
 		}
@@ -369,14 +374,14 @@ func (c *Compliance) checkTCP(f *pcapio.Flow, segs []*tcpSeg, name string) {
 // CheckFlows checks every packet of the flows and runs the TCP state
 // machine over each TCP flow.
 func CheckFlows(flows []*pcapio.Flow) *Compliance {
-	c := &Compliance{}
+	c, h := &Compliance{}, newHeaders()
 	for fi, f := range flows {
-		c.checkFlow(f, fmt.Sprintf("flow %d (%v)", fi, f.Key), true)
+		c.checkFlow(h, f, fmt.Sprintf("flow %d (%v)", fi, f.Key), true)
 	}
 	return c
 }
 
-func (c *Compliance) checkFlow(f *pcapio.Flow, name string, packets bool) {
+func (c *Compliance) checkFlow(h *headers, f *pcapio.Flow, name string, packets bool) {
 	c.Flows++
 	segs := make([]*tcpSeg, len(f.Packets))
 	scratch := &Compliance{}
@@ -385,7 +390,7 @@ func (c *Compliance) checkFlow(f *pcapio.Flow, name string, packets bool) {
 		if !packets {
 			dst = scratch // counted by the caller's pass over the file
 		}
-		if s, ok := dst.checkPacket(p.Link, p.Data, p.OrigLen, fmt.Sprintf("%s packet %d", name, i)); ok {
+		if s, ok := dst.checkPacket(h, p.Link, p.Data, p.OrigLen, fmt.Sprintf("%s packet %d", name, i)); ok {
 			segs[i] = &s
 		}
 	}
@@ -402,7 +407,7 @@ func CheckFile(path string) (*Compliance, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Compliance{}
+	c, h := &Compliance{}, newHeaders()
 	for {
 		p, err := r.Next()
 		if err == io.EOF {
@@ -412,7 +417,7 @@ func CheckFile(path string) (*Compliance, error) {
 			r.Close()
 			return nil, err
 		}
-		c.checkPacket(p.Link, p.Data, p.OrigLen, fmt.Sprintf("%s offset %d", path, p.Offset))
+		c.checkPacket(h, p.Link, p.Data, p.OrigLen, fmt.Sprintf("%s offset %d", path, p.Offset))
 	}
 	r.Close()
 	flows, _, err := pcapio.AssembleFile(path, pcapio.FlowOptions{IdleTimeout: -1, NewFlowOnSYN: true})
@@ -420,7 +425,7 @@ func CheckFile(path string) (*Compliance, error) {
 		return nil, err
 	}
 	for fi, f := range flows {
-		c.checkFlow(f, fmt.Sprintf("%s flow %d (%v)", path, fi, f.Key), false)
+		c.checkFlow(h, f, fmt.Sprintf("%s flow %d (%v)", path, fi, f.Key), false)
 	}
 	return c, nil
 }

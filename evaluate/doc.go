@@ -54,6 +54,22 @@
 // network did: segments lost before the capture point show as SeqGap, and
 // flows captured from the middle as NoHandshake.
 //
+//	c, _ := evaluate.CheckFile("generated.pcap")
+//	fmt.Println(c.Errors(), c.ChecksumChecked, c.Problems)
+//
+// Compliance is judged with gopacket, not with the header parser t2t
+// writes packets with (t2t.ParseInfo): each frame is decoded by a
+// gopacket.DecodingLayerParser (layers Ethernet with 802.1Q/802.1ad tags,
+// Loopback for BSD NULL/LOOP, LinuxSLL, IPv4, IPv6, TCP, UDP, ICMPv4),
+// built once per check and decoding in place; payloads end the decoding
+// (IgnoreUnsupported), and a header cut by the snap length is not an
+// error (the capture gives each packet's length on the wire). Linux SLL2, which gopacket 1.1.19 lacks,
+// has its 20-byte header skipped by hand; raw IP starts at IPv4 or IPv6
+// by the version nibble. Checksums are summed (RFC 1071) over the bytes
+// and addresses the gopacket layers give. A malformed option, which t2t's
+// parser does not look at, is a decode error ("TCP options: ...").
+// FieldHistograms reads its fields through the same decoder.
+//
 // # Report
 //
 // Evaluate runs everything on two pcapio data sets and returns a Report,

@@ -1,10 +1,11 @@
 package evaluate
 
 import (
-	"encoding/binary"
 	"math"
 	"math/bits"
 	"sort"
+
+	"github.com/google/gopacket/layers"
 
 	"t2t"
 	"t2t/pcapio"
@@ -41,6 +42,7 @@ func FieldHistograms(flows []*pcapio.Flow) map[string]Histogram {
 	for _, f := range Fields {
 		h[f] = NewHistogram()
 	}
+	d := newHeaders()
 	for _, f := range flows {
 		h["flow_packets"].Add(int64(max(f.Seen, len(f.Packets))))
 		h["flow_proto"].Add(int64(f.Key.Proto))
@@ -48,7 +50,7 @@ func FieldHistograms(flows []*pcapio.Flow) map[string]Histogram {
 			if i > 0 {
 				h["flow_iat"].Add(iatBucket(p.Time.Sub(f.Packets[i-1].Time).Microseconds()))
 			}
-			countPacket(h, p.Link, p.Data)
+			countPacket(h, d, p.Link, p.Data)
 		}
 	}
 	return h
@@ -62,40 +64,40 @@ func iatBucket(us int64) int64 {
 	return int64(64 - bits.LeadingZeros64(uint64(us)))
 }
 
-func countPacket(h map[string]Histogram, link t2t.LinkType, frame []byte) {
-	info, err := t2t.ParseInfo(link, frame)
-	if err != nil || info.Version == 0 {
+// countPacket decodes a frame with d and counts its header fields in h. A
+// header's fields count when gopacket read its fixed part (a TCP header
+// cut inside its options still counts); transport headers count under IP
+// only, and not in fragments after the first.
+func countPacket(h map[string]Histogram, d *headers, link t2t.LinkType, frame []byte) {
+	d.decode(link, frame)
+	switch {
+	case d.net == layers.LayerTypeIPv4 && d.has(layers.LayerTypeIPv4) && d.ip4.Version == 4:
+		ip := &d.ip4
+		h["ip_version"].Add(4)
+		h["ip_ttl"].Add(int64(ip.TTL))
+		h["ip_len"].Add(int64(d.ipv4Length()))
+		h["ip_proto"].Add(int64(ip.Protocol))
+		h["ipv4_flags"].Add(int64(ip.Flags))
+	case d.net == layers.LayerTypeIPv6 && d.has(layers.LayerTypeIPv6) && d.ip6.Version == 6:
+		ip := &d.ip6
+		h["ip_version"].Add(6)
+		h["ip_ttl"].Add(int64(ip.HopLimit))
+		h["ip_len"].Add(40 + int64(ip.Length))
+		h["ip_proto"].Add(int64(ip.NextHeader))
+	default:
 		return
 	}
-	ip := frame[info.NetOff:]
-	h["ip_version"].Add(int64(info.Version))
-	if info.Version == 4 {
-		h["ip_ttl"].Add(int64(ip[8]))
-		h["ip_len"].Add(int64(binary.BigEndian.Uint16(ip[2:4])))
-		h["ip_proto"].Add(int64(ip[9]))
-		h["ipv4_flags"].Add(int64(ip[6] >> 5))
-	} else {
-		h["ip_ttl"].Add(int64(ip[7]))
-		h["ip_len"].Add(40 + int64(binary.BigEndian.Uint16(ip[4:6])))
-		h["ip_proto"].Add(int64(ip[6]))
-	}
-	if info.TransOff < 0 {
-		return
-	}
-	t := frame[info.TransOff:] // at least 8 bytes
-	switch info.Proto {
-	case t2t.ProtoTCP:
-		if len(t) < 20 {
-			return
-		}
-		h["tcp_flags"].Add(int64(t[12]&1)<<8 | int64(t[13]))
-		h["tcp_doff"].Add(int64(t[12] >> 4))
-		h["tcp_wsize"].Add(int64(binary.BigEndian.Uint16(t[14:16])))
-		h["tcp_optlen"].Add(int64(t[12]>>4)*4 - 20)
-	case t2t.ProtoUDP:
-		h["udp_len"].Add(int64(binary.BigEndian.Uint16(t[4:6])))
-	case t2t.ProtoICMP:
-		h["icmp_type"].Add(int64(t[0])<<8 | int64(t[1]))
+	switch {
+	case d.has(layers.LayerTypeTCP):
+		t := &d.tcp
+		h["tcp_flags"].Add(int64(d.tcpFlags()))
+		h["tcp_doff"].Add(int64(t.DataOffset))
+		h["tcp_wsize"].Add(int64(t.Window))
+		h["tcp_optlen"].Add(int64(t.DataOffset)*4 - 20)
+	case d.has(layers.LayerTypeUDP):
+		h["udp_len"].Add(int64(d.udp.Length))
+	case d.has(layers.LayerTypeICMPv4):
+		h["icmp_type"].Add(int64(d.icmp.TypeCode))
 	}
 }
 
