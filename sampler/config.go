@@ -103,6 +103,27 @@ type Config struct {
 	// steps are taken (DPM-Solver++). The final step is first order anyway
 	// when it lands on alpha_bar = 1.
 	LowerOrderFinal bool `json:"lower_order_final"`
+
+	// Process is the forward process: Gaussian ("" or "gaussian", the beta
+	// schedules above) or Mask (absorbing-state diffusion over categorical
+	// cells; see Masked). A model trained with Mask is sampled by Masked
+	// whatever scheduler name is asked for.
+	Process string `json:"process,omitempty"`
+	// MaskCols lays out the cells of Process Mask: values come in rows of
+	// three planes of MaskCols values each ([rows, 3, MaskCols]), and cell
+	// (r, j) is the triple x[(3r+k)·MaskCols + j], k = 0, 1, 2: one-hot
+	// (+1 on its category's plane, -1 elsewhere) when known, all 0 when
+	// masked.
+	MaskCols int `json:"mask_cols,omitempty"`
+	// MaskTemperature sharpens (< 1) or flattens (> 1) the categorical
+	// draws of Masked (0: 1, the model's own distribution).
+	MaskTemperature float64 `json:"mask_temperature,omitempty"`
+	// MaskOrder is which masked cells a step of Masked unmasks:
+	// MaskConfidence ("" or "confidence": the cells whose drawn category the
+	// model is surest of, with annealed Gumbel noise, as MaskGIT) or
+	// MaskRandom ("random": each with the same probability, the ancestral
+	// sampler of the absorbing process).
+	MaskOrder string `json:"mask_order,omitempty"`
 }
 
 // DefaultConfig is the configuration t2t trains with: Ho et al.'s linear
@@ -211,5 +232,41 @@ func (c Config) Validate() error {
 	if c.SolverOrder != 1 && c.SolverOrder != 2 {
 		return bad("SolverOrder", "%d, want 1 or 2", c.SolverOrder)
 	}
+	switch c.Process {
+	case "", Gaussian:
+	case Mask:
+		if c.Prediction != SamplePrediction {
+			return bad("Prediction", "%q: process %q needs %q (the model predicts the cells' categories)", c.Prediction, Mask, SamplePrediction)
+		}
+		if c.MaskCols < 1 || c.MaskCols > 1<<20 {
+			return bad("MaskCols", "%d, want 1..%d", c.MaskCols, 1<<20)
+		}
+		if !finite(c.MaskTemperature) || c.MaskTemperature < 0 || c.MaskTemperature > 100 {
+			return bad("MaskTemperature", "%v, want 0..100", c.MaskTemperature)
+		}
+		switch c.MaskOrder {
+		case "", MaskConfidence, MaskRandom:
+		default:
+			return bad("MaskOrder", "%q, want %q or %q", c.MaskOrder, MaskConfidence, MaskRandom)
+		}
+	default:
+		return bad("Process", "%q, want %q or %q", c.Process, Gaussian, Mask)
+	}
 	return nil
 }
+
+// Forward processes accepted in Config.Process.
+const (
+	// Gaussian: x_t = sqrt(ab_t)·x0 + sqrt(1-ab_t)·eps (the default).
+	Gaussian = "gaussian"
+	// Mask: each cell is masked (all its planes 0) with probability
+	// MaskRate(t) and kept otherwise (absorbing-state, or masked, diffusion:
+	// Austin et al. 2021, Sahoo et al. 2024 "MDLM").
+	Mask = "mask"
+)
+
+// Unmasking orders accepted in Config.MaskOrder.
+const (
+	MaskConfidence = "confidence"
+	MaskRandom     = "random"
+)

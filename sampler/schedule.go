@@ -146,7 +146,8 @@ func combine(a float64, x []float32, b float64, y []float32) []float32 {
 }
 
 // AddNoise samples q(x_t | x_0): x_t = sqrt(ab_t)·x0 + sqrt(1-ab_t)·noise,
-// noise ~ N(0, I). For a batch with one timestep per sample, call it on each
+// noise ~ N(0, I); for a Mask process, x0 with the cells masked whose
+// first-plane noise falls below the normal quantile of MaskRate(t). For a batch with one timestep per sample, call it on each
 // sample's sub-slice.
 func (s *Schedule) AddNoise(x0, noise []float32, t int) ([]float32, error) {
 	if err := s.checkT(t); err != nil {
@@ -154,6 +155,9 @@ func (s *Schedule) AddNoise(x0, noise []float32, t int) ([]float32, error) {
 	}
 	if err := checkLen("noise", len(noise), len(x0)); err != nil {
 		return nil, err
+	}
+	if s.cfg.Process == Mask {
+		return maskCells(x0, noise, t, s.cfg.NumTrainTimesteps, s.cfg.MaskCols)
 	}
 	ab := s.AlphasCumprod[t]
 	return combine(math.Sqrt(ab), x0, math.Sqrt(1-ab), noise), nil

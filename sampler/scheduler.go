@@ -74,6 +74,7 @@ const (
 	NameDDPM         = "ddpm"
 	NameDDIM         = "ddim"
 	NameDPMSolver2M  = "dpm++2m"
+	NameMask         = "mask" // Masked, for models trained with Process Mask
 	nameDPMSolverAlt = "dpmsolver++"
 )
 
@@ -84,7 +85,16 @@ func Names() []string { return []string{NameDDPM, NameDDIM, NameDPMSolver2M} }
 // insensitive, "dpmsolver++" is an alias) for cfg. It is the one line a
 // pipeline changes to swap algorithms.
 func New(name string, cfg Config) (Scheduler, error) {
+	if cfg.Process == Mask {
+		switch strings.ToLower(name) {
+		case NameMask, NameDDPM, NameDDIM, NameDPMSolver2M, nameDPMSolverAlt, "dpm-solver++", "dpmpp2m", "":
+			return NewMasked(cfg) // the only sampler of a masked model
+		}
+		return nil, fmt.Errorf("sampler: unknown scheduler %q", name)
+	}
 	switch strings.ToLower(name) {
+	case NameMask:
+		return nil, fmt.Errorf("sampler: scheduler %q needs a model trained with process %q", name, Mask)
 	case NameDDPM:
 		return NewDDPM(cfg)
 	case NameDDIM:

@@ -25,6 +25,7 @@ import (
 	"t2t/internal/cli"
 	"t2t/models"
 	"t2t/repair"
+	"t2t/sampler"
 	"t2t/train"
 	"t2t/unet"
 )
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	every := fs.Int("checkpoint-every", 0, "steps between checkpoints (0: default)")
 	quiet := fs.Bool("q", false, "no progress line")
 	profileOnly := fs.Bool("profile-only", false, "only write the repair profile (profile.json) of the data to -out")
+	process := fs.String("process", "gaussian", "diffusion process: gaussian (noise on the planes, x0 predicted) or mask (cells masked and drawn back from the predicted categories: diverse samples)")
 	transport := fs.Bool("transport-prompts", true, "also train prompts with the flow's transport word (\"dns tcp\"), which generation uses to keep a class's mix of TCP and UDP flows")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,6 +84,13 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	if *lr > 0 {
 		tc.LR = *lr
+	}
+	switch *process {
+	case sampler.Gaussian:
+	case sampler.Mask:
+		tc.Noise.Process, tc.Noise.MaskCols = sampler.Mask, cfg.Cols
+	default:
+		return fmt.Errorf("-process %q: want gaussian or mask", *process)
 	}
 	if *resume {
 		// the saved model's config wins, so that the checkpoint fits
