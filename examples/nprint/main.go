@@ -68,7 +68,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.count, "c", 0, "read at most `N` packets (0: all)")
 	fs.BoolVar(&c.enc.VLAN, "vlan", false, "t2t: look through 802.1Q/802.1ad tags (nPrint does not)")
 	fs.BoolVar(&c.enc.IPv6Payload, "ipv6-payload-fix", false, "t2t: take the payload of TCP over IPv6 from the right offset (nPrint does not)")
-	base := fs.String("base", t2t.DefaultBaseTime.Format(time.RFC3339), "-N: time of the first packet when the CSV holds only rts or no times (RFC 3339)")
+	base := fs.String("base", t2t.DefaultStart.Format(time.RFC3339), "-N: time of the first packet when the CSV holds only rts or no times (RFC 3339)")
 	fs.DurationVar(&c.gap, "gap", time.Millisecond, "-N: time between packets when the CSV holds no times")
 	fs.StringVar(&c.lengths, "lengths", "snap", "-N: packets whose payload the CSV does not hold in full: `snap` (keep their lengths, write them cut short as a snap length does), fix (shorten them to the bytes held) or pad (fill the payload with zeros)")
 	src := fs.String("src", "", "-N: source address for layouts without address columns (default from the key or 10.0.0.1 / fd00::1)")
