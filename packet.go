@@ -47,13 +47,14 @@ type PacketInfo struct {
 func (p *PacketInfo) Encodable() bool { return p.TransOff >= 0 && p.Version != 0 }
 
 // TCPOptions returns the TCP options of frame (the frame p was parsed
-// from), or nil when the packet is not TCP, has none, or the capture does
-// not hold them whole.
-func (p *PacketInfo) TCPOptions(frame []byte) []byte {
-	if !p.TCPHeader || p.TCPDataOff <= 20 || p.TransOff+p.TCPDataOff > len(frame) {
-		return nil
+// from; empty when the header has none); ok is false when the packet is
+// not TCP, its data offset is below 5, or the capture does not hold the
+// whole header.
+func (p *PacketInfo) TCPOptions(frame []byte) (opts []byte, ok bool) {
+	if !p.TCPHeader || p.TCPDataOff < 20 || p.TransOff+p.TCPDataOff > len(frame) {
+		return nil, false
 	}
-	return frame[p.TransOff+20 : p.TransOff+p.TCPDataOff]
+	return frame[p.TransOff+20 : p.TransOff+p.TCPDataOff], true
 }
 
 // ParseInfo reads the addresses, transport protocol and ports of a frame of
