@@ -126,32 +126,11 @@ func (e *Encoder) split(link LinkType, frame []byte) (PacketInfo, error) {
 	for b := range e.hdr {
 		e.hdr[b], e.hlen[b] = nil, 0
 	}
-	var ip []byte
-	off := 0
-	if link == LinkEthernet && !e.opts.VLAN {
-		// nPrint: the frame has an Ethernet header only if its ethertype
-		// is IPv4 or IPv6; otherwise the frame itself is read as IP.
-		if len(frame) >= 14 {
-			if et := binary.BigEndian.Uint16(frame[12:14]); et == EtherTypeIPv4 || et == EtherTypeIPv6 {
-				e.hdr[BlockEth], e.hlen[BlockEth] = frame[:14], 14
-				off = 14
-			}
-		}
-		ip = frame[off:]
-	} else {
-		o, v, err := NetworkLayer(link, frame)
-		if err != nil {
-			return info, err
-		}
-		if v == 0 {
-			return info, ErrSkip
-		}
-		if link == LinkEthernet {
-			e.hdr[BlockEth], e.hlen[BlockEth] = frame[:14], 14
-		}
-		off = o
-		ip = frame[o:]
+	off, err := e.netOffset(link, frame)
+	if err != nil {
+		return info, err
 	}
+	ip := frame[off:]
 	if len(ip) < 1 {
 		return info, ErrSkip
 	}
@@ -188,25 +167,59 @@ func (e *Encoder) split(link LinkType, frame []byte) (PacketInfo, error) {
 	e.hdr[tb], e.hlen[tb] = t, tl
 	info.parseTransport(t)
 	if e.layout.payload > 0 {
-		// nPrint computes the payload length as an unsigned 32-bit
-		// difference: a header longer than the total length wraps around
-		// to "longer than the payload block".
-		pl := uint32(plen) - uint32(thl+tl)
-		poff := tl
-		if tb == BlockTCP && info.Version == 6 && !e.opts.IPv6Payload {
-			poff = 20 * tl
-		}
-		var p []byte
-		if poff <= len(t) {
-			p = t[poff:]
-		}
-		n := e.layout.payload
-		if pl < uint32(n) {
-			n = int(pl)
-		}
-		e.hdr[BlockPayload], e.hlen[BlockPayload] = p, n
+		e.payload(&info, t, tb, thl, tl, plen)
 	}
 	return info, nil
+}
+
+// netOffset finds the IP header of the frame, following nPrint 1.2.1,
+// and notes the Ethernet header.
+func (e *Encoder) netOffset(link LinkType, frame []byte) (int, error) {
+	if link == LinkEthernet && !e.opts.VLAN {
+		// nPrint: the frame has an Ethernet header only if its ethertype
+		// is IPv4 or IPv6; otherwise the frame itself is read as IP.
+		if len(frame) >= 14 {
+			if et := binary.BigEndian.Uint16(frame[12:14]); et == EtherTypeIPv4 || et == EtherTypeIPv6 {
+				e.hdr[BlockEth], e.hlen[BlockEth] = frame[:14], 14
+				return 14, nil
+			}
+		}
+		return 0, nil
+	}
+	o, v, err := NetworkLayer(link, frame)
+	if err != nil {
+		return 0, err
+	}
+	if v == 0 {
+		return 0, ErrSkip
+	}
+	if link == LinkEthernet {
+		e.hdr[BlockEth], e.hlen[BlockEth] = frame[:14], 14
+	}
+	return o, nil
+}
+
+// payload notes the payload block: the bytes after the transport header t
+// (of block tb, tl bytes long) of an IP packet whose network header is thl
+// bytes long and whose header claims plen bytes.
+func (e *Encoder) payload(info *PacketInfo, t []byte, tb Block, thl, tl, plen int) {
+	// nPrint computes the payload length as an unsigned 32-bit
+	// difference: a header longer than the total length wraps around
+	// to "longer than the payload block".
+	pl := uint32(plen) - uint32(thl+tl)
+	poff := tl
+	if tb == BlockTCP && info.Version == 6 && !e.opts.IPv6Payload {
+		poff = 20 * tl
+	}
+	var p []byte
+	if poff <= len(t) {
+		p = t[poff:]
+	}
+	n := e.layout.payload
+	if pl < uint32(n) {
+		n = int(pl)
+	}
+	e.hdr[BlockPayload], e.hlen[BlockPayload] = p, n
 }
 
 // Append encodes one frame as a new row of m (whose layout must be the
