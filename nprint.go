@@ -149,23 +149,20 @@ func (e *Encoder) split(link LinkType, frame []byte) (PacketInfo, error) {
 		t = ip[thl:]
 	}
 	var tb Block
-	var tl int
+	tl := 8
+	info.parseTransport(t)
 	switch info.Proto {
 	case ProtoTCP:
-		tb = BlockTCP
-		if len(t) >= 13 {
-			tl = int(t[12]>>4) * 4
-		}
+		tb, tl = BlockTCP, info.TCPDataOff // 0 when not captured
 	case ProtoUDP:
-		tb, tl = BlockUDP, 8
+		tb = BlockUDP
 	case ProtoICMP:
-		tb, tl = BlockICMP, 8
+		tb = BlockICMP
 	default:
 		return info, ErrSkip
 	}
 	info.TransOff = off + thl
 	e.hdr[tb], e.hlen[tb] = t, tl
-	info.parseTransport(t)
 	if e.layout.payload > 0 {
 		e.payload(&info, t, tb, thl, tl, plen)
 	}

@@ -34,12 +34,14 @@ type PacketInfo struct {
 	TTL   uint8 // IPv4 time to live, IPv6 hop limit
 	DF    bool  // IPv4 don't-fragment flag
 
+	// TCPDataOff is the TCP header length in bytes (data offset * 4), set
+	// when the capture holds the data offset (13 bytes of TCP header).
+	TCPDataOff int
 	// TCP header fields, set when the capture holds the 20 bytes of the
 	// fixed TCP header (TCPHeader is then true).
-	TCPHeader  bool
-	TCPFlags   uint8  // byte 13: CWR ECE URG ACK PSH RST SYN FIN
-	TCPWindow  uint16 // window size
-	TCPDataOff int    // header length in bytes: data offset * 4
+	TCPHeader bool
+	TCPFlags  uint8  // byte 13: CWR ECE URG ACK PSH RST SYN FIN
+	TCPWindow uint16 // window size
 }
 
 // Encodable reports whether nPrint writes a row for the packet: an IP
@@ -153,7 +155,7 @@ func (p *PacketInfo) parseIP(ip []byte) (hl, iplen int, ok bool) {
 
 // parseTransport reads what the capture holds of the transport header t
 // of protocol p.Proto: ports (4 bytes), ICMP type and echo identifier (6
-// bytes), TCP flags, window and data offset (20 bytes).
+// bytes), TCP data offset (13 bytes), flags and window (20 bytes).
 func (p *PacketInfo) parseTransport(t []byte) {
 	switch p.Proto {
 	case ProtoTCP, ProtoUDP:
@@ -161,9 +163,11 @@ func (p *PacketInfo) parseTransport(t []byte) {
 			p.SrcPort = binary.BigEndian.Uint16(t[0:2])
 			p.DstPort = binary.BigEndian.Uint16(t[2:4])
 		}
+		if p.Proto == ProtoTCP && len(t) >= 13 {
+			p.TCPDataOff = int(t[12]>>4) * 4
+		}
 		if p.Proto == ProtoTCP && len(t) >= 20 {
 			p.TCPHeader = true
-			p.TCPDataOff = int(t[12]>>4) * 4
 			p.TCPFlags = t[13]
 			p.TCPWindow = binary.BigEndian.Uint16(t[14:16])
 		}

@@ -43,8 +43,8 @@ func CutPayload(p pcapio.Packet) pcapio.Packet {
 		return p
 	}
 	end := info.TransOff + 8
-	if info.Proto == t2t.ProtoTCP && len(p.Data) >= info.TransOff+13 {
-		end = info.TransOff + int(p.Data[info.TransOff+12]>>4)*4
+	if info.Proto == t2t.ProtoTCP && len(p.Data) >= info.TransOff+13 { // the data offset is held
+		end = info.TransOff + info.TCPDataOff
 	}
 	if end >= len(p.Data) {
 		return p

@@ -216,6 +216,7 @@ func decodeCSV(c *config, out io.Writer) error {
 	opts := t2t.DecodeOptions{Link: link, FixLengths: c.lengths == "fix", FixChecksums: true, PadPayload: c.lengths == "pad"}
 	ts := c.base
 	var frame []byte
+	fr := t2t.NewFieldReader(l)
 	for line := 2; ; line++ {
 		row, err := r.Read()
 		if err == io.EOF {
@@ -230,7 +231,8 @@ func decodeCSV(c *config, out io.Writer) error {
 			ts = ts.Add(c.gap)
 		}
 		o := opts
-		o.Src, o.Dst = addrs(c, row.Key, r.KeyName(), row.Bits, l)
+		fr.Load(row.Bits) // a bad value is the Decoder's error below
+		o.Src, o.Dst = addrs(c, row.Key, r.KeyName(), fr)
 		o.SrcMAC, o.DstMAC = mac(o.Src), mac(o.Dst)
 		dec := t2t.NewDecoder(l, o)
 		if frame, err = dec.Append(frame[:0], row.Bits); err != nil {
@@ -245,12 +247,11 @@ func decodeCSV(c *config, out io.Writer) error {
 
 // addrs chooses the addresses of a row whose layout lacks them: the -src
 // and -dst flags, else what the key column says (src_ip, dst_ip or flow),
-// else fixed private addresses of the row's IP version.
-func addrs(c *config, key, keyName string, bits []int8, l *t2t.Layout) (src, dst netip.Addr) {
-	v6 := false
-	if col, _, ok := l.Field("ipv6_ver"); ok && bits[col] >= 0 {
-		v6 = true
-	}
+// else fixed private addresses of the row's IP version (IPv6 when the
+// row, loaded in fr, holds the first bit of ipv6_ver).
+func addrs(c *config, key, keyName string, fr *t2t.FieldReader) (src, dst netip.Addr) {
+	_, vacant := fr.Bits(t2t.BlockIPv6, 0, 1) // ipv6_ver_0
+	v6 := vacant == 0
 	src, dst = netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	if v6 {
 		src, dst = netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")
