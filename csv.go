@@ -248,7 +248,7 @@ type CSVReader struct {
 	// Name names the input in errors (a file name).
 	Name string
 	// Base is the time of the first row of a file with rts columns
-	// (nPrint does not record it). Zero means DefaultBaseTime.
+	// (nPrint does not record it). Zero means DefaultStart.
 	Base time.Time
 
 	r       *bufio.Reader
@@ -265,8 +265,10 @@ type CSVReader struct {
 }
 
 // DefaultBaseTime is the time given to the first row of a CSV that holds
-// only relative times: 2024-01-01 00:00:00 UTC.
-var DefaultBaseTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// only relative times: DefaultStart.
+//
+// Deprecated: use DefaultStart, which it copies.
+var DefaultBaseTime = DefaultStart
 
 // NewCSVReader reads the header of an nPrint CSV and returns a reader of
 // its rows.
@@ -320,7 +322,7 @@ func NewCSVReader(r io.Reader, name string) (*CSVReader, error) {
 	c.layout = l
 	c.row.Bits = make([]int8, l.width)
 	if c.Base.IsZero() {
-		c.Base = DefaultBaseTime
+		c.Base = DefaultStart
 	}
 	return c, nil
 }

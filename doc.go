@@ -15,7 +15,11 @@
 //	  --t2t.Encoder--> t2t.Matrix (rows = packets, columns = nPrint bits, 1/0/-1)
 //	  --Matrix.Planes / png.Encode--> image or model tensor
 //	  --(diffusion model, sampler)--> tensor
-//	  --MatrixFromPlanes--> t2t.Matrix --t2t.Decoder--> packet bytes --pcapio.Writer--> pcap
+//	  --MatrixFromPlanes--> t2t.Matrix --t2t/repair--> packets --pcapio.WriteFile--> pcap
+//
+// where repair reads the rows with a FieldReader and builds each frame with
+// Headers.AppendFrame; the Decoder is the direct way back (nPrint's -N done
+// right), reading rows with the same FieldReader.
 //
 // The model side lives in its own packages: t2t/unet (the conditional
 // UNet, prompts, training, sampling), t2t/sampler (schedulers), t2t/lora
@@ -55,7 +59,17 @@
 // not: headers it lacks, IPv4 and TCP option space past IHL*4 and doff*4,
 // payload past its end. The zero EncoderOptions reproduce nPrint 1.2.1 bit
 // for bit, quirks included; EncoderOptions.VLAN and IPv6Payload depart from
-// it where nPrint is wrong.
+// it where nPrint is wrong. ModelEncoderOptions (both departures) is the
+// encoding t2t's models are trained on: use it for anything compared with
+// a model's output.
+//
+// # Parsing
+//
+// ParseInfo reads what t2t needs of a frame's headers (addresses,
+// protocol, ports, ICMP echo identifier, TTL, DF, claimed IP length, TCP
+// flags, window and data offset) into a PacketInfo; the Encoder shares its
+// parser of IP and transport headers. TransportName and TransportProto
+// map protocol numbers to "tcp", "udp", "icmp" and back.
 //
 // # Decoding
 //
@@ -66,6 +80,14 @@
 //
 //	dec := t2t.NewDecoder(l, t2t.DecodeOptions{FixLengths: true, FixChecksums: true})
 //	pkt, err := dec.Decode(row)
+//
+// A FieldReader is the one place where a row's bits become field values:
+// it unpacks a row into its blocks (vacant where the layout has no column)
+// and reads fields by name, or bits and bytes by block offset, each read
+// saying how many of its bits were vacant. The Decoder reads rows through
+// it, and so does t2t/repair. Headers.AppendFrame is the one builder of a
+// frame from header values (repair's packets); the Decoder and it share
+// the Ethernet header, address, length and checksum steps.
 //
 // # CSV
 //

@@ -116,6 +116,7 @@ type Layout struct {
 	segs     []segment
 	fields   []Field        // fields present, in column order, with colStart
 	fieldCol []int          // first column of each field in fields
+	fieldAt  map[string]int // index in fields by name
 	blockCol [numBlocks]int // first column of each block, -1 if absent
 }
 
@@ -150,6 +151,10 @@ func (s LayoutSpec) Layout() (*Layout, error) {
 			if drop[f.Name] {
 				continue
 			}
+			if l.fieldAt == nil {
+				l.fieldAt = map[string]int{}
+			}
+			l.fieldAt[f.Name] = len(l.fields)
 			l.fields = append(l.fields, f)
 			l.fieldCol = append(l.fieldCol, col)
 			if n := len(l.segs); n > 0 && l.segs[n-1].block == b && l.segs[n-1].bit+l.segs[n-1].n == f.Off {
@@ -212,12 +217,11 @@ func (l *Layout) Fields() []Field { return append([]Field(nil), l.fields...) }
 // Field returns the first column and the width of the named field, or
 // ok == false if the layout does not hold it.
 func (l *Layout) Field(name string) (col, bits int, ok bool) {
-	for i, f := range l.fields {
-		if f.Name == name {
-			return l.fieldCol[i], f.Bits, true
-		}
+	i, ok := l.fieldAt[name]
+	if !ok {
+		return 0, 0, false
 	}
-	return 0, 0, false
+	return l.fieldCol[i], l.fields[i].Bits, true
 }
 
 // Columns returns the column names, nPrint style (<field>_<bit>).

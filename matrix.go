@@ -18,6 +18,12 @@ type Matrix struct {
 	Times []time.Time
 }
 
+// DefaultStart is the time t2t gives the first packet when nothing says
+// when it was sent: the first row of a CSV that holds only relative times
+// (CSVReader.Base), the first packet of a repaired flow without times
+// (t2t/repair), generated captures. It is 2024-01-01 00:00:00 UTC.
+var DefaultStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // NewMatrix returns a Matrix of rows vacant rows (all -1) over layout.
 func NewMatrix(layout *Layout, rows int) *Matrix {
 	w := layout.Width()

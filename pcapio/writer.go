@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"time"
 
 	"t2t"
@@ -135,4 +136,33 @@ func (w *Writer) Flush() error {
 	}
 	w.err = w.w.Flush()
 	return w.err
+}
+
+// WriteFile writes packets, all of link type link, to a new pcap file at
+// path (created or truncated): the one way t2t writes a whole capture.
+// Every error names the path.
+func WriteFile(path string, link t2t.LinkType, packets []Packet, opts WriterOptions) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err // *fs.PathError: names the path
+	}
+	if err := writeAll(f, link, packets, opts); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// writeAll writes a pcap of packets to w and flushes it.
+func writeAll(w io.Writer, link t2t.LinkType, packets []Packet, opts WriterOptions) error {
+	pw, err := NewWriter(w, link, opts)
+	if err != nil {
+		return err
+	}
+	for _, p := range packets {
+		if err := pw.Write(p); err != nil {
+			return err
+		}
+	}
+	return pw.Flush()
 }

@@ -113,3 +113,27 @@ func TestWriterRejects(t *testing.T) {
 		t.Fatalf("got %d packets", len(got))
 	}
 }
+
+// TestWriteFile writes real packets to a file and reads them back; its
+// errors name the path.
+func TestWriteFile(t *testing.T) {
+	src := readFile(t, testCaptures(t)[0])
+	path := filepath.Join(t.TempDir(), "w.pcap")
+	if err := WriteFile(path, t2t.LinkEthernet, src, WriterOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePackets(t, "WriteFile", readAll(t, path, data), src)
+
+	bad := []Packet{{Link: t2t.LinkEthernet, Data: []byte{1}, OrigLen: 1}}
+	if err := WriteFile(path, t2t.LinkEthernet, bad, WriterOptions{}); !errors.Is(err, ErrNoTimestamp) || !strings.Contains(err.Error(), path) {
+		t.Errorf("zero timestamp: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "no", "w.pcap")
+	if err := WriteFile(missing, t2t.LinkEthernet, src, WriterOptions{}); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing folder: %v", err)
+	}
+}

@@ -66,8 +66,23 @@
 //   - Times: the matrix's when it carries monotone times, else gaps drawn
 //     from the profile, from Options.Start.
 //
-// The Log compares the encoding of the repaired packets with the kept
-// rows, bit by bit and per field.
+// The Log compares the encoding of the repaired packets (with
+// t2t.ModelEncoderOptions, the encoding models are trained on) with the
+// kept rows, bit by bit and per field.
+//
+// # The code path
+//
+// Flow (repair.go) runs these steps in order, one file each: rows.go
+// classifies and reads rows through a t2t.FieldReader (the root package's
+// one reader of header fields); ip.go fixes lengths and the IP fields;
+// endpoints.go chooses addresses, ports and directions; tcp.go builds the
+// TCP state (handshake, flags, end; then sequence numbers, options,
+// timestamps, windows), with options.go for TCP options; icmp.go pairs
+// echo requests and replies; times.go sets timestamps; frame.go builds each
+// frame with t2t.Headers.AppendFrame and keeps the generated checksum
+// where it can. BuildProfile (profile.go) reads real packets only through
+// t2t.ParseInfo. WritePcap (pcap.go) merges flows by time and writes them
+// with pcapio.WriteFile.
 //
 // # Limits
 //

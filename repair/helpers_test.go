@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,20 +17,28 @@ var ndLayout = t2t.NetDiffusionSpec.MustLayout()
 // committed loads the flows of the 7 committed captures by class.
 func committed(t testing.TB) map[string][]*pcapio.Flow {
 	t.Helper()
+	out, err := loadCommitted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func loadCommitted() (map[string][]*pcapio.Flow, error) {
 	files, err := filepath.Glob("../testdata/captures/*-200.pcap")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no committed captures: %v", err)
+		return nil, fmt.Errorf("no committed captures: %v", err)
 	}
 	out := map[string][]*pcapio.Flow{}
 	for _, f := range files {
 		fl, _, err := pcapio.AssembleFile(f, pcapio.FlowOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		class := strings.TrimSuffix(filepath.Base(f), "-200.pcap")
 		out[class] = fl
 	}
-	return out
+	return out, nil
 }
 
 // seed42 loads the shared 14-class data set, or skips.

@@ -2,7 +2,6 @@ package repair
 
 import (
 	"fmt"
-	"os"
 	"sort"
 
 	"t2t"
@@ -26,26 +25,10 @@ func Merge(results []*Result) []pcapio.Packet {
 // flows distinct endpoints (Options.FlowIndex) so that a reader separates
 // them again.
 func WritePcap(path string, results []*Result) error {
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pcapio.WriteFile(path, t2t.LinkEthernet, Merge(results), pcapio.WriterOptions{}); err != nil {
 		return fmt.Errorf("repair: %w", err)
 	}
-	w, err := pcapio.NewWriter(f, t2t.LinkEthernet, pcapio.WriterOptions{})
-	if err != nil {
-		f.Close()
-		return err
-	}
-	for _, p := range Merge(results) {
-		if err := w.Write(p); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
 // CutPayload returns p as a capture cut short after its headers (link,
@@ -60,8 +43,8 @@ func CutPayload(p pcapio.Packet) pcapio.Packet {
 		return p
 	}
 	end := info.TransOff + 8
-	if info.Proto == t2t.ProtoTCP && len(p.Data) >= info.TransOff+13 {
-		end = info.TransOff + int(p.Data[info.TransOff+12]>>4)*4
+	if info.Proto == t2t.ProtoTCP && len(p.Data) >= info.TransOff+13 { // the data offset is held
+		end = info.TransOff + info.TCPDataOff
 	}
 	if end >= len(p.Data) {
 		return p

@@ -1,7 +1,6 @@
 package repair
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -122,108 +121,130 @@ func (c counter) top(k int) []Count {
 func BuildProfile(flows map[string][]*pcapio.Flow) *Profile {
 	p := &Profile{Classes: map[string]*ClassProfile{}}
 	for class, fl := range flows {
-		cp := &ClassProfile{Transport: map[string]int{}}
-		ports := counter{}
-		var ttl, win [2]counter
-		ttl[0], ttl[1], win[0], win[1] = counter{}, counter{}, counter{}, counter{}
-		icmp, lens := counter{}, counter{}
-		syn, synack := map[string]int{}, map[string]int{}
-		for b := range cp.IAT {
-			cp.IAT[b] = make([]int, IATBins)
-		}
+		b := newClassBuilder()
 		for _, f := range fl {
-			if len(f.Packets) == 0 {
-				continue
-			}
-			cp.Flows++
-			switch f.Key.Proto {
-			case t2t.ProtoTCP:
-				cp.Transport["tcp"]++
-			case t2t.ProtoUDP:
-				cp.Transport["udp"]++
-			case t2t.ProtoICMP:
-				cp.Transport["icmp"]++
-			}
-			if f.Src.Addr().Is6() && !f.Src.Addr().Is4In6() {
-				cp.IPv6++
-			}
-			if f.Key.Proto != t2t.ProtoICMP {
-				sp := int(f.Src.Port())
-				dst := f.Key.A
-				if dst == f.Src {
-					dst = f.Key.B
-				}
-				ports[int(dst.Port())]++
-				if cp.ClientPortMin == 0 || sp < cp.ClientPortMin {
-					cp.ClientPortMin = sp
-				}
-				cp.ClientPortMax = max(cp.ClientPortMax, sp)
-			}
-			for i, pk := range f.Packets {
-				d := 1
-				if f.Forward(i) {
-					d = 0
-				}
-				if i > 0 {
-					gap := pk.Time.Sub(f.Packets[i-1].Time).Microseconds()
-					cp.IAT[iatBucket(i)][iatBin(gap)]++
-				}
-				info, err := t2t.ParseInfo(pk.Link, pk.Data)
-				if err != nil || info.Version == 0 {
-					continue
-				}
-				ip := pk.Data[info.NetOff:]
-				if info.Version == 4 {
-					ttl[d][int(ip[8])]++
-					cp.DF[d][ip[6]>>6&1]++
-					cp.MaxIPLen = max(cp.MaxIPLen, int(binary.BigEndian.Uint16(ip[2:4])))
-					lens[int(binary.BigEndian.Uint16(ip[2:4]))]++
-				} else {
-					ttl[d][int(ip[7])]++
-					cp.MaxIPLen = max(cp.MaxIPLen, 40+int(binary.BigEndian.Uint16(ip[4:6])))
-					lens[40+int(binary.BigEndian.Uint16(ip[4:6]))]++
-				}
-				if info.TransOff < 0 {
-					continue
-				}
-				t := pk.Data[info.TransOff:]
-				switch info.Proto {
-				case t2t.ProtoICMP:
-					icmp[int(t[0])]++
-				case t2t.ProtoTCP:
-					if len(t) < 20 {
-						continue
-					}
-					win[d][int(binary.BigEndian.Uint16(t[14:16]))]++
-					doff := int(t[12]>>4) * 4
-					if t[13]&flagSYN == 0 || doff < 20 || doff > len(t) {
-						continue
-					}
-					o := append([]byte(nil), t[20:doff]...)
-					if _, ok := parseOptions(o, true); !ok {
-						continue
-					}
-					zeroTS(o)
-					if t[13]&flagACK == 0 {
-						syn[hex.EncodeToString(o)]++
-					} else {
-						synack[hex.EncodeToString(o)]++
-					}
-				}
-			}
+			b.flow(f)
 		}
-		cp.ServerPorts = ports.list()
-		for d := 0; d < 2; d++ {
-			cp.TTL[d] = ttl[d].list()
-			cp.Windows[d] = win[d].list()
-		}
-		cp.ICMPTypes = icmp.list()
-		cp.IPLens = lens.top(MaxLenCounts)
-		cp.SYN = templates(syn)
-		cp.SYNACK = templates(synack)
-		p.Classes[class] = cp
+		p.Classes[class] = b.profile()
 	}
 	return p
+}
+
+// classBuilder counts what BuildProfile learns of one class.
+type classBuilder struct {
+	cp          *ClassProfile
+	ports       counter
+	ttl, win    [2]counter
+	icmp, lens  counter
+	syn, synack map[string]int
+}
+
+func newClassBuilder() *classBuilder {
+	b := &classBuilder{cp: &ClassProfile{Transport: map[string]int{}}, ports: counter{},
+		ttl: [2]counter{{}, {}}, win: [2]counter{{}, {}}, icmp: counter{}, lens: counter{},
+		syn: map[string]int{}, synack: map[string]int{}}
+	for k := range b.cp.IAT {
+		b.cp.IAT[k] = make([]int, IATBins)
+	}
+	return b
+}
+
+// flow counts one flow: its transport, version and ports, then each of
+// its packets.
+func (b *classBuilder) flow(f *pcapio.Flow) {
+	cp := b.cp
+	if len(f.Packets) == 0 {
+		return
+	}
+	cp.Flows++
+	if name := t2t.TransportName(f.Key.Proto); name != "" {
+		cp.Transport[name]++
+	}
+	if f.Src.Addr().Is6() && !f.Src.Addr().Is4In6() {
+		cp.IPv6++
+	}
+	if f.Key.Proto != t2t.ProtoICMP {
+		sp := int(f.Src.Port())
+		dst := f.Key.A
+		if dst == f.Src {
+			dst = f.Key.B
+		}
+		b.ports[int(dst.Port())]++
+		if cp.ClientPortMin == 0 || sp < cp.ClientPortMin {
+			cp.ClientPortMin = sp
+		}
+		cp.ClientPortMax = max(cp.ClientPortMax, sp)
+	}
+	for i, pk := range f.Packets {
+		d := 1
+		if f.Forward(i) {
+			d = 0
+		}
+		if i > 0 {
+			gap := pk.Time.Sub(f.Packets[i-1].Time).Microseconds()
+			cp.IAT[iatBucket(i)][iatBin(gap)]++
+		}
+		b.packet(d, pk)
+	}
+}
+
+// packet counts the headers of one packet sent in direction d.
+func (b *classBuilder) packet(d int, pk pcapio.Packet) {
+	info, err := t2t.ParseInfo(pk.Link, pk.Data)
+	if err != nil || info.Version == 0 {
+		return
+	}
+	b.ttl[d][int(info.TTL)]++
+	if info.Version == 4 {
+		df := 0
+		if info.DF {
+			df = 1
+		}
+		b.cp.DF[d][df]++
+	}
+	b.cp.MaxIPLen = max(b.cp.MaxIPLen, info.IPLen)
+	b.lens[info.IPLen]++
+	if info.TransOff < 0 {
+		return
+	}
+	switch info.Proto {
+	case t2t.ProtoICMP:
+		b.icmp[int(info.ICMPType)]++
+	case t2t.ProtoTCP:
+		if !info.TCPHeader {
+			return
+		}
+		b.win[d][int(info.TCPWindow)]++
+		opts, ok := info.TCPOptions(pk.Data)
+		if info.TCPFlags&flagSYN == 0 || !ok {
+			return
+		}
+		o := append([]byte(nil), opts...)
+		if _, ok := parseOptions(o, true); !ok {
+			return
+		}
+		zeroTS(o)
+		if info.TCPFlags&flagACK == 0 {
+			b.syn[hex.EncodeToString(o)]++
+		} else {
+			b.synack[hex.EncodeToString(o)]++
+		}
+	}
+}
+
+// profile returns the class's profile from the counts.
+func (b *classBuilder) profile() *ClassProfile {
+	cp := b.cp
+	cp.ServerPorts = b.ports.list()
+	for d := 0; d < 2; d++ {
+		cp.TTL[d] = b.ttl[d].list()
+		cp.Windows[d] = b.win[d].list()
+	}
+	cp.ICMPTypes = b.icmp.list()
+	cp.IPLens = b.lens.top(MaxLenCounts)
+	cp.SYN = templates(b.syn)
+	cp.SYNACK = templates(b.synack)
+	return cp
 }
 
 func templates(m map[string]int) []Template {
@@ -293,72 +314,91 @@ func (p *Profile) Validate() error {
 		if c == nil {
 			return bad("missing")
 		}
-		if c.Flows < 0 || c.IPv6 < 0 || c.IPv6 > c.Flows {
-			return bad("flows %d, ipv6 %d", c.Flows, c.IPv6)
-		}
-		for k, n := range c.Transport {
-			if k != "tcp" && k != "udp" && k != "icmp" || n < 0 {
-				return bad("transport %q: %d", k, n)
-			}
-		}
-		check := func(what string, l []Count, lo, hi int) error {
-			for _, x := range l {
-				if x.N < 0 || x.Value < lo || x.Value > hi {
-					return bad("%s: value %d count %d (values in [%d, %d])", what, x.Value, x.N, lo, hi)
-				}
-			}
-			return nil
-		}
-		if err := check("server_ports", c.ServerPorts, 1, 65535); err != nil {
+		if err := c.validateCounts(bad); err != nil {
 			return err
 		}
-		if c.ClientPortMin < 0 || c.ClientPortMax > 65535 || c.ClientPortMin > c.ClientPortMax {
-			return bad("client ports [%d, %d]", c.ClientPortMin, c.ClientPortMax)
-		}
-		for d := 0; d < 2; d++ {
-			if err := check("ttl", c.TTL[d], 0, 255); err != nil {
-				return err
-			}
-			if err := check("windows", c.Windows[d], 0, 65535); err != nil {
-				return err
-			}
-			if c.DF[d][0] < 0 || c.DF[d][1] < 0 {
-				return bad("negative df count")
-			}
-		}
-		if err := check("icmp_types", c.ICMPTypes, 0, 255); err != nil {
+		if err := c.validateShapes(bad); err != nil {
 			return err
 		}
-		for b, h := range c.IAT {
-			if h != nil && len(h) != IATBins {
-				return bad("iat bucket %d has %d bins, want %d", b, len(h), IATBins)
-			}
-			for _, n := range h {
-				if n < 0 {
-					return bad("iat bucket %d: negative count", b)
-				}
-			}
+	}
+	return nil
+}
+
+// checkCounts says which count of l is negative or which value is
+// outside [lo, hi].
+func checkCounts(bad func(string, ...any) error, what string, l []Count, lo, hi int) error {
+	for _, x := range l {
+		if x.N < 0 || x.Value < lo || x.Value > hi {
+			return bad("%s: value %d count %d (values in [%d, %d])", what, x.Value, x.N, lo, hi)
 		}
-		for _, ts := range [][]Template{c.SYN, c.SYNACK} {
-			for _, t := range ts {
-				o, err := hex.DecodeString(t.Options)
-				if err != nil || len(o)%4 != 0 || len(o) > 40 || t.N < 0 {
-					return bad("option template %q", t.Options)
-				}
-				if _, ok := parseOptions(o, true); !ok {
-					return bad("option template %q is not well-formed", t.Options)
-				}
-			}
+	}
+	return nil
+}
+
+// validateCounts checks the counts and value ranges of c.
+func (c *ClassProfile) validateCounts(bad func(string, ...any) error) error {
+	if c.Flows < 0 || c.IPv6 < 0 || c.IPv6 > c.Flows {
+		return bad("flows %d, ipv6 %d", c.Flows, c.IPv6)
+	}
+	for k, n := range c.Transport {
+		if _, ok := t2t.TransportProto(k); !ok || n < 0 {
+			return bad("transport %q: %d", k, n)
 		}
-		if err := check("ip_lens", c.IPLens, 20, 65535+40); err != nil {
+	}
+	if err := checkCounts(bad, "server_ports", c.ServerPorts, 1, 65535); err != nil {
+		return err
+	}
+	if c.ClientPortMin < 0 || c.ClientPortMax > 65535 || c.ClientPortMin > c.ClientPortMax {
+		return bad("client ports [%d, %d]", c.ClientPortMin, c.ClientPortMax)
+	}
+	for d := 0; d < 2; d++ {
+		if err := checkCounts(bad, "ttl", c.TTL[d], 0, 255); err != nil {
 			return err
 		}
-		if len(c.IPLens) > MaxLenCounts {
-			return bad("%d ip_lens, at most %d", len(c.IPLens), MaxLenCounts)
+		if err := checkCounts(bad, "windows", c.Windows[d], 0, 65535); err != nil {
+			return err
 		}
-		if c.MaxIPLen < 0 || c.MaxIPLen > 65535+40 {
-			return bad("max_ip_len %d", c.MaxIPLen)
+		if c.DF[d][0] < 0 || c.DF[d][1] < 0 {
+			return bad("negative df count")
 		}
+	}
+	if err := checkCounts(bad, "icmp_types", c.ICMPTypes, 0, 255); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validateShapes checks c's histograms, option templates and lengths.
+func (c *ClassProfile) validateShapes(bad func(string, ...any) error) error {
+	for b, h := range c.IAT {
+		if h != nil && len(h) != IATBins {
+			return bad("iat bucket %d has %d bins, want %d", b, len(h), IATBins)
+		}
+		for _, n := range h {
+			if n < 0 {
+				return bad("iat bucket %d: negative count", b)
+			}
+		}
+	}
+	for _, ts := range [][]Template{c.SYN, c.SYNACK} {
+		for _, t := range ts {
+			o, err := hex.DecodeString(t.Options)
+			if err != nil || len(o)%4 != 0 || len(o) > 40 || t.N < 0 {
+				return bad("option template %q", t.Options)
+			}
+			if _, ok := parseOptions(o, true); !ok {
+				return bad("option template %q is not well-formed", t.Options)
+			}
+		}
+	}
+	if err := checkCounts(bad, "ip_lens", c.IPLens, 20, 65535+40); err != nil {
+		return err
+	}
+	if len(c.IPLens) > MaxLenCounts {
+		return bad("%d ip_lens, at most %d", len(c.IPLens), MaxLenCounts)
+	}
+	if c.MaxIPLen < 0 || c.MaxIPLen > 65535+40 {
+		return bad("max_ip_len %d", c.MaxIPLen)
 	}
 	return nil
 }

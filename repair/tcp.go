@@ -10,11 +10,30 @@ import (
 // end. It may insert packets (SYN, SYN+ACK, the client's ACK) and drop
 // rows after the end of the connection.
 func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
+	out, rest, ecn := rp.handshake(ps)
+	hs := len(out)
+	legalFlags(rest, ecn)
+	out = append(out, rest...)
+	out = rp.endAtRST(out, hs)
+	out = rp.closeFINs(out, hs)
+	for _, q := range out {
+		if q.flags&flagURG == 0 || q.urp == 0 || int(q.urp) > q.plen {
+			q.flags &^= flagURG
+			q.urp = 0
+		}
+	}
+	return out
+}
+
+// handshake returns the packets of the handshake, generated ones fixed and
+// missing ones inserted (SYN, SYN+ACK, and the client's ACK when the
+// server would speak next), the packets after it, and whether ECN was
+// negotiated.
+func (rp *repairer) handshake(ps []*pkt) (out, rest []*pkt, ecn bool) {
 	ins := func(dir int) *pkt {
 		rp.lg.Inserted++
 		return &pkt{row: -1, dir: dir, optsOK: false}
 	}
-	var out []*pkt
 	i := 0
 	var syn *pkt
 	if ps[0].dir == 0 && ps[0].flags&flagSYN != 0 {
@@ -22,7 +41,7 @@ func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
 	} else {
 		syn = ins(0)
 	}
-	ecn := syn.flags&(flagECE|flagCWR) == flagECE|flagCWR
+	ecn = syn.flags&(flagECE|flagCWR) == flagECE|flagCWR
 	synFlags := uint8(flagSYN)
 	if ecn {
 		synFlags |= flagECE | flagCWR
@@ -59,8 +78,14 @@ func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
 		a.flags = flagACK
 		out = append(out, a)
 	}
-	hs := len(out)
-	for _, q := range ps[i:] {
+	return out, ps[i:], ecn
+}
+
+// legalFlags makes the flags of the packets after the handshake legal: no
+// SYN, ECN flags only when negotiated, ACK on every segment but a RST, and
+// a RST carries no FIN, PSH, URG or data.
+func legalFlags(ps []*pkt, ecn bool) {
+	for _, q := range ps {
 		fl := q.flags &^ flagSYN
 		if !ecn {
 			fl &^= flagECE | flagCWR
@@ -72,10 +97,13 @@ func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
 			fl |= flagACK
 		}
 		q.flags = fl
-		out = append(out, q)
 	}
-	// a RST ends the flow: one with more than two packets after it is
-	// noise and is cleared; packets after a RST are dropped.
+}
+
+// endAtRST ends the flow at a RST after the handshake (out[hs:]): a RST
+// with more than two packets after it is noise and is cleared; packets
+// after a RST are dropped.
+func (rp *repairer) endAtRST(out []*pkt, hs int) []*pkt {
 	for k := hs; k < len(out); k++ {
 		q := out[k]
 		if q.flags&flagRST == 0 {
@@ -86,10 +114,14 @@ func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
 			continue
 		}
 		rp.lg.Dropped += len(out) - 1 - k
-		out = out[:k+1]
-		break
+		return out[:k+1]
 	}
-	// a FIN before the sender's last data is noise
+	return out
+}
+
+// closeFINs clears a FIN before its sender's last data (noise) and drops
+// all but two packets (the ACKs of the FINs) after both FINs.
+func (rp *repairer) closeFINs(out []*pkt, hs int) []*pkt {
 	last := [2]int{-1, -1}
 	for k := hs; k < len(out); k++ {
 		if out[k].plen > 0 {
@@ -110,17 +142,10 @@ func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
 			fin[q.dir] = k
 		}
 	}
-	// after both FINs, at most two packets follow (the ACKs of the FINs)
 	if fin[0] >= 0 && fin[1] >= 0 {
 		if end := max(fin[0], fin[1]) + 3; end < len(out) {
 			rp.lg.Dropped += len(out) - end
 			out = out[:end]
-		}
-	}
-	for _, q := range out {
-		if q.flags&flagURG == 0 || q.urp == 0 || int(q.urp) > q.plen {
-			q.flags &^= flagURG
-			q.urp = 0
 		}
 	}
 	return out
@@ -130,9 +155,22 @@ func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
 // offsets and windows consistent, keeping each generated value that
 // already is.
 func (rp *repairer) tcpNumbers(ps []*pkt) {
-	// ISN of each side: the most frequent offset seq - (bytes before),
-	// when two rows or more agree; else the generated SYN's, else the
-	// first row's, else random.
+	st := &tcpState{isn: rp.isns(ps), starts: [2]map[uint32]bool{{}, {}}, tsSeen: [2]map[uint32]bool{{}, {}}}
+	for _, q := range ps {
+		st.seqNumber(q)
+		st.ackNumber(q)
+		in, ok := rp.options(st, q)
+		if in.ts {
+			rp.timestamps(st, q, in, ok)
+		}
+		rp.window(st, q)
+	}
+}
+
+// isns returns the ISN of each side: the most frequent offset seq -
+// (bytes before), when two rows or more agree; else the generated SYN's,
+// else the first row's, else random.
+func (rp *repairer) isns(ps []*pkt) [2]uint32 {
 	var isn [2]uint32
 	for d := 0; d < 2; d++ {
 		offs := counter{}
@@ -167,179 +205,205 @@ func (rp *repairer) tcpNumbers(ps []*pkt) {
 			isn[d] = rp.rng.Uint32()
 		}
 	}
-	var (
-		next     [2]uint32
-		started  [2]bool
-		starts   = [2]map[uint32]bool{{}, {}}
-		finSeq   [2]uint32
-		finSent  [2]bool
-		synOpt   optInfo
-		tsNeg    bool
-		sackNeg  bool
-		tsLast   [2]uint32
-		tsHave   [2]bool
-		tsTime   [2]time.Time
-		tsSeen   = [2]map[uint32]bool{{}, {}}
-		lastWin  [2]uint16
-		haveSeen [2]bool
-	)
-	cp := rp.cp
-	template := func(l []Template) []byte {
-		for _, t := range l {
-			if o, err := hex.DecodeString(t.Options); err == nil {
-				return o
+	return isn
+}
+
+// tcpState is what tcpNumbers knows of the connection so far, per
+// direction.
+type tcpState struct {
+	isn      [2]uint32
+	next     [2]uint32 // next sequence number
+	started  [2]bool
+	starts   [2]map[uint32]bool // sequence numbers of segments sent
+	finSeq   [2]uint32
+	finSent  [2]bool
+	synOpt   optInfo // what the SYN offered
+	tsNeg    bool    // timestamps negotiated
+	sackNeg  bool    // SACK negotiated
+	tsLast   [2]uint32
+	tsHave   [2]bool
+	tsTime   [2]time.Time
+	tsSeen   [2]map[uint32]bool
+	lastWin  [2]uint16
+	haveSeen [2]bool
+}
+
+// seqNumber keeps q's sequence number when it is the next one, an exact
+// retransmission, a keep-alive or a retransmitted FIN; otherwise it is the
+// next one. It advances the sender's next sequence number.
+func (st *tcpState) seqNumber(q *pkt) {
+	d := q.dir
+	syn := q.role != 0
+	if syn {
+		q.seq = st.isn[d]
+	} else {
+		s, next := q.seq, st.next[d]
+		ok := q.row >= 0 && q.seqOK && st.started[d] &&
+			(s == next ||
+				st.starts[d][s] && int32(next-(s+uint32(q.plen))) >= 0 ||
+				s == next-1 && q.plen <= 1 && q.flags&flagFIN == 0 ||
+				st.finSent[d] && q.flags&flagFIN != 0 && q.plen == 0 && s == st.finSeq[d])
+		if !ok {
+			q.seq = next
+			if !st.started[d] {
+				q.seq = st.isn[d] + 1
 			}
 		}
-		return nil
 	}
-	for _, q := range ps {
-		d, peer := q.dir, 1-q.dir
-		syn := q.role != 0
-		// sequence number
-		if syn {
-			q.seq = isn[d]
+	end := q.seq + uint32(q.plen)
+	if syn {
+		end++
+	}
+	if q.flags&flagFIN != 0 {
+		if !st.finSent[d] {
+			st.finSent[d], st.finSeq[d] = true, q.seq+uint32(q.plen)
+		}
+		end++
+	}
+	st.starts[d][q.seq] = true
+	if !st.started[d] || int32(end-st.next[d]) > 0 {
+		st.next[d] = end
+	}
+	st.started[d] = true
+}
+
+// ackNumber keeps q's acknowledgement when it lies between the peer's
+// ISN+1 and what the peer has sent (a SYN+ACK's must be ISN+1); otherwise
+// it acknowledges all the peer sent. Without ACK it is zero.
+func (st *tcpState) ackNumber(q *pkt) {
+	peer := 1 - q.dir
+	if q.flags&flagACK == 0 {
+		q.ack = 0
+		return
+	}
+	lo := st.isn[peer] + 1
+	ok := q.row >= 0 && st.started[peer] && int32(q.ack-lo) >= 0 && int32(st.next[peer]-q.ack) >= 0
+	if q.role == roleSYNACK {
+		ok = q.row >= 0 && q.ack == st.isn[peer]+1
+	}
+	if !ok {
+		q.ack = st.next[peer]
+	}
+}
+
+// template returns the first template of l that decodes, or nil.
+func template(l []Template) []byte {
+	for _, t := range l {
+		if o, err := hex.DecodeString(t.Options); err == nil {
+			return o
+		}
+	}
+	return nil
+}
+
+// options keeps q's options when well-formed and agreeing with the
+// handshake, otherwise rebuilds them: from the class's SYN template (or
+// Linux's) on a SYN, from the SYN+ACK template filtered by what the SYN
+// offered on a SYN+ACK, NOP,NOP,timestamps or none after. ok says whether
+// the generated options were kept.
+func (rp *repairer) options(st *tcpState, q *pkt) (in optInfo, ok bool) {
+	cp := rp.cp
+	syn := q.role != 0
+	ok = q.row >= 0 && q.optsOK && len(q.opts)%4 == 0
+	if ok {
+		in, ok = parseOptions(q.opts, syn)
+	}
+	rst := q.flags&flagRST != 0
+	switch q.role {
+	case roleSYN:
+		if !ok {
+			q.opts = template(cp.synTemplates())
+			if q.opts == nil {
+				q.opts = append([]byte(nil), defaultSYNOptions...)
+			}
+			in, _ = parseOptions(q.opts, true)
+		}
+		st.synOpt = in
+	case roleSYNACK:
+		so := st.synOpt
+		if ok && (in.ws && !so.ws || in.sackOK && !so.sackOK || in.ts && !so.ts) {
+			ok = false
+		}
+		if !ok {
+			t := template(cp.synackTemplates())
+			if t == nil {
+				t = template(cp.synTemplates())
+			}
+			if t == nil {
+				t = defaultSYNOptions
+			}
+			q.opts = filterOptions(t, so)
+			in, _ = parseOptions(q.opts, true)
+		}
+		st.tsNeg = so.ts && in.ts
+		st.sackNeg = so.sackOK && in.sackOK
+	default:
+		if ok && (in.ts && !st.tsNeg || in.sack && !st.sackNeg || st.tsNeg && !in.ts && !rst) {
+			ok = false
+		}
+		if ok && in.sack && !validSACK(q.opts, st.next[1-q.dir]) {
+			ok = false
+		}
+		if !ok {
+			q.opts = nil
+			if st.tsNeg && !rst {
+				q.opts = tsOptions(0, 0)
+			}
+			in, _ = parseOptions(q.opts, false)
+		}
+	}
+	return in, ok
+}
+
+// timestamps keeps q's timestamp value when monotone and not running
+// ahead of the clock, and its echo when it is a value the peer sent;
+// otherwise they follow the sender's clock and echo the peer's last value.
+func (rp *repairer) timestamps(st *tcpState, q *pkt, in optInfo, ok bool) {
+	d, peer := q.dir, 1-q.dir
+	o := q.opts[in.tsOff:]
+	val, ecr := binary.BigEndian.Uint32(o), binary.BigEndian.Uint32(o[4:])
+	ms := uint32(q.t.Sub(st.tsTime[d]).Milliseconds())
+	valOK := ok && (!st.tsHave[d] || int32(val-st.tsLast[d]) >= 0 && val-st.tsLast[d] <= 1000+2*ms)
+	if !valOK {
+		if st.tsHave[d] {
+			val = st.tsLast[d] + ms
 		} else {
-			s := q.seq
-			ok := q.row >= 0 && q.seqOK && started[d] &&
-				(s == next[d] ||
-					starts[d][s] && int32(next[d]-(s+uint32(q.plen))) >= 0 ||
-					s == next[d]-1 && q.plen <= 1 && q.flags&flagFIN == 0 ||
-					finSent[d] && q.flags&flagFIN != 0 && q.plen == 0 && s == finSeq[d])
-			if !ok {
-				q.seq = next[d]
-				if !started[d] {
-					q.seq = isn[d] + 1
-				}
-			}
+			val = rp.rng.Uint32() >> 1
 		}
-		end := q.seq + uint32(q.plen)
-		if syn {
-			end++
-		}
-		if q.flags&flagFIN != 0 {
-			if !finSent[d] {
-				finSent[d], finSeq[d] = true, q.seq+uint32(q.plen)
-			}
-			end++
-		}
-		starts[d][q.seq] = true
-		if !started[d] || int32(end-next[d]) > 0 {
-			next[d] = end
-		}
-		started[d] = true
-		// acknowledgement number
-		if q.flags&flagACK != 0 {
-			lo := isn[peer] + 1
-			ok := q.row >= 0 && started[peer] && int32(q.ack-lo) >= 0 && int32(next[peer]-q.ack) >= 0
-			if q.role == roleSYNACK {
-				ok = q.row >= 0 && q.ack == isn[peer]+1
-			}
-			if !ok {
-				q.ack = next[peer]
-			}
-		} else {
-			q.ack = 0
-		}
-		// options
-		var in optInfo
-		ok := q.row >= 0 && q.optsOK && len(q.opts)%4 == 0
-		if ok {
-			in, ok = parseOptions(q.opts, syn)
-		}
-		rst := q.flags&flagRST != 0
-		switch q.role {
-		case roleSYN:
-			if !ok {
-				q.opts = template(cp.synTemplates())
-				if q.opts == nil {
-					q.opts = append([]byte(nil), defaultSYNOptions...)
-				}
-				in, _ = parseOptions(q.opts, true)
-			}
-			synOpt = in
-		case roleSYNACK:
-			if ok && (in.ws && !synOpt.ws || in.sackOK && !synOpt.sackOK || in.ts && !synOpt.ts) {
-				ok = false
-			}
-			if !ok {
-				t := template(cp.synackTemplates())
-				if t == nil {
-					t = template(cp.synTemplates())
-				}
-				if t == nil {
-					t = defaultSYNOptions
-				}
-				q.opts = filterOptions(t, synOpt)
-				in, _ = parseOptions(q.opts, true)
-			}
-			tsNeg = synOpt.ts && in.ts
-			sackNeg = synOpt.sackOK && in.sackOK
+	}
+	switch {
+	case q.role == roleSYN, !st.tsHave[peer]:
+		ecr = 0
+	case !(ok && st.tsSeen[peer][ecr]):
+		ecr = st.tsLast[peer]
+	}
+	binary.BigEndian.PutUint32(o, val)
+	binary.BigEndian.PutUint32(o[4:], ecr)
+	st.tsLast[d], st.tsHave[d], st.tsTime[d] = val, true, q.t
+	st.tsSeen[d][val] = true
+}
+
+// window raises a zero window, except on a RST, to the sender's last one
+// or the class's most frequent non-zero one.
+func (rp *repairer) window(st *tcpState, q *pkt) {
+	d := q.dir
+	if q.win == 0 && q.flags&flagRST == 0 {
+		switch {
+		case st.haveSeen[d] && st.lastWin[d] != 0:
+			q.win = st.lastWin[d]
 		default:
-			if ok && (in.ts && !tsNeg || in.sack && !sackNeg || tsNeg && !in.ts && !rst) {
-				ok = false
-			}
-			if ok && in.sack && !validSACK(q.opts, next[peer]) {
-				ok = false
-			}
-			if !ok {
-				q.opts = nil
-				if tsNeg && !rst {
-					q.opts = tsOptions(0, 0)
-				}
-				in, _ = parseOptions(q.opts, false)
-			}
-		}
-		if in.ts {
-			o := q.opts[in.tsOff:]
-			val, ecr := binary.BigEndian.Uint32(o), binary.BigEndian.Uint32(o[4:])
-			ms := uint32(q.t.Sub(tsTime[d]).Milliseconds())
-			valOK := ok && (!tsHave[d] || int32(val-tsLast[d]) >= 0 && val-tsLast[d] <= 1000+2*ms)
-			if !valOK {
-				if tsHave[d] {
-					val = tsLast[d] + ms
-				} else {
-					val = rp.rng.Uint32() >> 1
-				}
-			}
-			var ecrOK bool
-			switch {
-			case q.role == roleSYN:
-				ecrOK = ecr == 0
-				ecr = 0
-			case !tsHave[peer]:
-				ecrOK = ecr == 0
-				ecr = 0
-			default:
-				ecrOK = ok && tsSeen[peer][ecr]
-				if !ecrOK {
-					ecr = tsLast[peer]
-				}
-			}
-			_ = ecrOK
-			binary.BigEndian.PutUint32(o, val)
-			binary.BigEndian.PutUint32(o[4:], ecr)
-			tsLast[d], tsHave[d], tsTime[d] = val, true, q.t
-			tsSeen[d][val] = true
-		}
-		// window: a zero window only on a RST
-		if q.win == 0 && !rst {
-			switch {
-			case haveSeen[d] && lastWin[d] != 0:
-				q.win = lastWin[d]
-			default:
-				q.win = 64240
-				if cp != nil {
-					for _, c := range cp.Windows[d] {
-						if c.Value != 0 {
-							q.win = uint16(c.Value)
-							break
-						}
+			q.win = 64240
+			if cp := rp.cp; cp != nil {
+				for _, c := range cp.Windows[d] {
+					if c.Value != 0 {
+						q.win = uint16(c.Value)
+						break
 					}
 				}
 			}
 		}
-		lastWin[d], haveSeen[d] = q.win, true
 	}
+	st.lastWin[d], st.haveSeen[d] = q.win, true
 }
 
 func (c *ClassProfile) synTemplates() []Template {

@@ -68,7 +68,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.count, "c", 0, "read at most `N` packets (0: all)")
 	fs.BoolVar(&c.enc.VLAN, "vlan", false, "t2t: look through 802.1Q/802.1ad tags (nPrint does not)")
 	fs.BoolVar(&c.enc.IPv6Payload, "ipv6-payload-fix", false, "t2t: take the payload of TCP over IPv6 from the right offset (nPrint does not)")
-	base := fs.String("base", t2t.DefaultBaseTime.Format(time.RFC3339), "-N: time of the first packet when the CSV holds only rts or no times (RFC 3339)")
+	base := fs.String("base", t2t.DefaultStart.Format(time.RFC3339), "-N: time of the first packet when the CSV holds only rts or no times (RFC 3339)")
 	fs.DurationVar(&c.gap, "gap", time.Millisecond, "-N: time between packets when the CSV holds no times")
 	fs.StringVar(&c.lengths, "lengths", "snap", "-N: packets whose payload the CSV does not hold in full: `snap` (keep their lengths, write them cut short as a snap length does), fix (shorten them to the bytes held) or pad (fill the payload with zeros)")
 	src := fs.String("src", "", "-N: source address for layouts without address columns (default from the key or 10.0.0.1 / fd00::1)")
@@ -216,6 +216,7 @@ func decodeCSV(c *config, out io.Writer) error {
 	opts := t2t.DecodeOptions{Link: link, FixLengths: c.lengths == "fix", FixChecksums: true, PadPayload: c.lengths == "pad"}
 	ts := c.base
 	var frame []byte
+	fr := t2t.NewFieldReader(l)
 	for line := 2; ; line++ {
 		row, err := r.Read()
 		if err == io.EOF {
@@ -230,7 +231,8 @@ func decodeCSV(c *config, out io.Writer) error {
 			ts = ts.Add(c.gap)
 		}
 		o := opts
-		o.Src, o.Dst = addrs(c, row.Key, r.KeyName(), row.Bits, l)
+		fr.Load(row.Bits) // a bad value is the Decoder's error below
+		o.Src, o.Dst = addrs(c, row.Key, r.KeyName(), fr)
 		o.SrcMAC, o.DstMAC = mac(o.Src), mac(o.Dst)
 		dec := t2t.NewDecoder(l, o)
 		if frame, err = dec.Append(frame[:0], row.Bits); err != nil {
@@ -245,12 +247,11 @@ func decodeCSV(c *config, out io.Writer) error {
 
 // addrs chooses the addresses of a row whose layout lacks them: the -src
 // and -dst flags, else what the key column says (src_ip, dst_ip or flow),
-// else fixed private addresses of the row's IP version.
-func addrs(c *config, key, keyName string, bits []int8, l *t2t.Layout) (src, dst netip.Addr) {
-	v6 := false
-	if col, _, ok := l.Field("ipv6_ver"); ok && bits[col] >= 0 {
-		v6 = true
-	}
+// else fixed private addresses of the row's IP version (IPv6 when the
+// row, loaded in fr, holds the first bit of ipv6_ver).
+func addrs(c *config, key, keyName string, fr *t2t.FieldReader) (src, dst netip.Addr) {
+	_, vacant := fr.Bits(t2t.BlockIPv6, 0, 1) // ipv6_ver_0
+	v6 := vacant == 0
 	src, dst = netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	if v6 {
 		src, dst = netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")

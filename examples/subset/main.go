@@ -61,24 +61,7 @@ func run(args []string) error {
 		if len(ps) == 0 {
 			continue
 		}
-		path := filepath.Join(*out, c+".pcap")
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		w, err := pcapio.NewWriter(f, ps[0].Link, pcapio.WriterOptions{})
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			if err := w.Write(p); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		if err := f.Close(); err != nil {
+		if err := pcapio.WriteFile(filepath.Join(*out, c+".pcap"), ps[0].Link, ps, pcapio.WriterOptions{}); err != nil {
 			return err
 		}
 		fmt.Printf("%-12s %4d of %4d flows, %5d packets\n", c, len(keep), all, len(ps))

@@ -1,0 +1,166 @@
+package repair
+
+import (
+	"math/bits"
+
+	"t2t"
+)
+
+// hdrLen is the IP and transport header length of q with its options.
+func (rp *repairer) hdrLen(q *pkt) int {
+	h := 20
+	if rp.v6 {
+		h = 40
+	}
+	switch rp.proto() {
+	case t2t.ProtoTCP:
+		h += 20 + len(q.opts)
+	default:
+		h += 8
+	}
+	return h
+}
+
+// lengths brings payload lengths within the MTU: a length field too large
+// loses its highest set bits until it fits (which undoes a flipped high
+// bit).
+func (rp *repairer) lengths(ps []*pkt) {
+	for _, q := range ps {
+		h := rp.hdrLen(q)
+		tl := q.plen + h
+		for tl > rp.mtu {
+			tl &^= 1 << (bits.Len(uint(tl)) - 1)
+		}
+		if rp.cp != nil {
+			tl = snapLength(tl, h, rp.mtu, rp.cp.IPLens)
+		}
+		q.plen = max(0, tl-h)
+	}
+}
+
+// MaxLenFlips is how many bits a generated IP length may be off a length
+// of the class profile (ClassProfile.IPLens) and still be snapped to it.
+const MaxLenFlips = 2
+
+// snapLength returns tl if it is a known length (or none is known), else
+// the known length nearest in Hamming distance, at most MaxLenFlips bits
+// away, of at least the header length h and at most mtu (ties: the more
+// frequent one); tl when there is none.
+func snapLength(tl, h, mtu int, known []Count) int {
+	best, bestD := tl, MaxLenFlips+1
+	for _, c := range known {
+		if c.Value == tl {
+			return tl
+		}
+		if c.Value < h || c.Value > mtu {
+			continue
+		}
+		if d := bits.OnesCount(uint(c.Value ^ tl)); d < bestD {
+			best, bestD = c.Value, d
+		}
+	}
+	return best
+}
+
+// dirIP is what one direction's packets share: TTL, DF, flow label.
+type dirIP struct {
+	prof    []Count // the profile's TTLs of the direction
+	ttl     int     // TTL of packets whose own is not kept
+	forceDF int     // -1: keep each packet's DF; 0 or 1: force it
+	df      int     // DF of inserted packets
+	fl      int     // IPv6 flow label
+}
+
+// ipFields makes TTLs, DF, IDs and flow labels consistent per direction.
+func (rp *repairer) ipFields(ps []*pkt) {
+	for d := 0; d < 2; d++ {
+		rp.setIP(ps, d, rp.dirIP(ps, d))
+	}
+}
+
+// dirIP chooses the TTL, DF and flow label of direction d: the TTL the
+// rows and the profile agree on, DF forced where the class is unanimous
+// (99%), the flow label of most rows.
+func (rp *repairer) dirIP(ps []*pkt, d int) dirIP {
+	cp := rp.cp
+	ttls, dfs, fls := counter{}, counter{}, counter{}
+	for _, q := range ps {
+		if q.dir == d && q.row >= 0 {
+			ttls[int(q.ttl)]++
+			fls[int(q.fl)]++
+			if q.df {
+				dfs[1]++
+			} else {
+				dfs[0]++
+			}
+		}
+	}
+	var di dirIP
+	if cp != nil {
+		di.prof = cp.TTL[d]
+	}
+	gen, ok := mode(ttls.list())
+	di.ttl = 64
+	switch {
+	case len(di.prof) > 0 && ok && contains(di.prof, gen):
+		di.ttl = gen
+	case len(di.prof) > 0:
+		di.ttl, _ = mode(di.prof)
+	case ok && gen >= 16:
+		di.ttl = gen
+	}
+	di.forceDF = -1
+	if cp != nil {
+		n0, n1 := cp.DF[d][0], cp.DF[d][1]
+		if n1 > 0 && n1*100 >= 99*(n0+n1) {
+			di.forceDF = 1
+		} else if n0 > 0 && n0*100 >= 99*(n0+n1) {
+			di.forceDF = 0
+		}
+	}
+	di.df, _ = mode(dfs.list())
+	if len(dfs) == 0 {
+		di.df = 1
+	}
+	di.fl, _ = mode(fls.list())
+	return di
+}
+
+// setIP gives the packets of direction d its TTL, DF and flow label, and
+// IPv4 IDs: inserted packets follow the previous ID, and IDs of
+// fragmentable packets are unique.
+func (rp *repairer) setIP(ps []*pkt, d int, di dirIP) {
+	seen := map[uint16]bool{}
+	var last uint16
+	for _, q := range ps {
+		if q.dir != d {
+			continue
+		}
+		keepTTL := q.row >= 0 && (len(di.prof) > 0 && contains(di.prof, int(q.ttl)) || len(di.prof) == 0 && int(q.ttl) == di.ttl)
+		if !keepTTL {
+			q.ttl = uint8(di.ttl)
+		}
+		if di.forceDF >= 0 {
+			q.df = di.forceDF == 1
+		} else if q.row < 0 {
+			q.df = di.df == 1
+		}
+		if rp.v6 {
+			q.fl = uint32(di.fl) & 0xfffff
+			continue
+		}
+		if q.row < 0 {
+			q.id = last + 1
+			if q.df {
+				q.id = 0
+			}
+		}
+		if !q.df { // IDs of fragmentable packets must be unique per direction
+			for seen[q.id] {
+				q.id++
+			}
+		}
+		seen[q.id] = true
+		last = q.id
+	}
+}
