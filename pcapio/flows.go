@@ -38,15 +38,8 @@ func lessAddrPort(a, b netip.AddrPort) bool {
 }
 
 func (k FlowKey) String() string {
-	var p string
-	switch k.Proto {
-	case t2t.ProtoTCP:
-		p = "tcp"
-	case t2t.ProtoUDP:
-		p = "udp"
-	case t2t.ProtoICMP:
-		p = "icmp"
-	default:
+	p := t2t.TransportName(k.Proto)
+	if p == "" {
 		p = fmt.Sprintf("proto%d", k.Proto)
 	}
 	return p + " " + k.A.String() + " <-> " + k.B.String()

@@ -8,10 +8,10 @@ import (
 )
 
 // Matrix encodes the first rows packets of the flow over layout with the
-// encoding models are trained on (t2t.ModelEncoding: VLAN tags looked
+// encoding models are trained on (t2t.ModelEncoderOptions: VLAN tags looked
 // through, IPv6 payload encoded); packets nPrint skips are left out.
 func (f *Flow) Matrix(layout *t2t.Layout, rows int) (*t2t.Matrix, error) {
-	enc := t2t.NewEncoder(layout, t2t.EncoderOptions{VLAN: true, IPv6Payload: true})
+	enc := t2t.NewEncoder(layout, t2t.ModelEncoderOptions())
 	m := t2t.NewMatrix(layout, 0)
 	for _, p := range f.Packets {
 		if m.Rows == rows {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ type Options struct {
 	// Payload: "snap" (default: packets cut after their headers, full
 	// length on the wire), "zeros" or "random".
 	Payload string
-	// Start is the time of the first flow (zero: repair.DefaultStart); flows
+	// Start is the time of the first flow (zero: t2t.DefaultStart); flows
 	// start FlowGap apart (zero: 50 ms).
 	Start   time.Time
 	FlowGap time.Duration
@@ -207,7 +206,7 @@ func (out *Output) shuffle(rng *rand.Rand) {
 func (out *Output) repair(opt Options) error {
 	start, gap := opt.Start, opt.FlowGap
 	if start.IsZero() {
-		start = repair.DefaultStart
+		start = t2t.DefaultStart
 	}
 	if gap == 0 {
 		gap = 50 * time.Millisecond
@@ -321,26 +320,9 @@ func SplitByMix(mix map[string]int, n int) [3]int {
 	return out
 }
 
-// WritePcap writes packets to an Ethernet pcap.
+// WritePcap writes packets to an Ethernet pcap (pcapio.WriteFile).
 func WritePcap(path string, ps []pcapio.Packet) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w, err := pcapio.NewWriter(f, t2t.LinkEthernet, pcapio.WriterOptions{})
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		if err := w.Write(p); err != nil {
-			return fmt.Errorf("pipeline: %s: %w", path, err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return f.Close()
+	return pcapio.WriteFile(path, t2t.LinkEthernet, ps, pcapio.WriterOptions{})
 }
 
 // Transports counts, over the non-vacant rows of raw model output, the

@@ -4,18 +4,17 @@ import (
 	"net/netip"
 	"t2t"
 	"t2t/pcapio"
-	"t2t/repair"
 	"time"
 )
 
 // Raw decodes each flow's rows into Ethernet packets as they are, without
 // repair: only lengths and checksums are fixed, each flow gets its own
 // address pair (10.1.i.1 <-> 10.2.i.1, fd00:1::i <-> fd00:2::i), and
-// packets are 1 ms apart from repair.DefaultStart. Rows that are vacant or
+// packets are 1 ms apart from t2t.DefaultStart. Rows that are vacant or
 // that no decoder can read (two transports, no IP header) are skipped and
 // counted. It shows what a model generates before repair.
 func Raw(flows []*t2t.Matrix) (packets []pcapio.Packet, skipped int) {
-	ts := repair.DefaultStart
+	ts := t2t.DefaultStart
 	for i, m := range flows {
 		a4 := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
 		b4 := netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)})

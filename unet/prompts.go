@@ -9,17 +9,7 @@ var TransportWords = []string{"tcp", "udp", "icmp"}
 
 // TransportWord names an IP protocol number as a prompt word: "tcp",
 // "udp", "icmp" (ICMPv4, the one nPrint encodes), or "" for any other.
-func TransportWord(proto uint8) string {
-	switch proto {
-	case t2t.ProtoTCP:
-		return "tcp"
-	case t2t.ProtoUDP:
-		return "udp"
-	case t2t.ProtoICMP:
-		return "icmp"
-	}
-	return ""
-}
+func TransportWord(proto uint8) string { return t2t.TransportName(proto) }
 
 // TrainedWithTransport reports whether a vocabulary holds the
 // TransportWords, as one of a model trained with train.AddTransportPrompts does.
