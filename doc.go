@@ -12,22 +12,25 @@
 // Data moves one way through the packages of t2t:
 //
 //	pcap --pcapio.Reader--> frames --pcapio.Assemble--> flows
-//	  --t2t.Encoder--> t2t.Matrix (rows = packets, columns = nPrint bits, 1/0/-1)
-//	  --Matrix.Planes / png.Encode--> image or model tensor
-//	  --(diffusion model, sampler)--> tensor
-//	  --MatrixFromPlanes--> t2t.Matrix --t2t/repair--> packets --pcapio.WriteFile--> pcap
+//	  --pcapio.Flow.Matrix (t2t.Encoder, ModelEncoderOptions)--> t2t.Matrix (rows = packets, columns = nPrint bits, 1/0/-1)
+//	  --Matrix.AppendRowPlanes--> model input [rows, 3, cols] --t2t/train--> model folder (t2t/models)
+//	prompt --t2t/pipeline: unet (+lora, +controlnet) under a t2t/sampler scheduler--> model output
+//	  --MatrixFromRowPlanes--> t2t.Matrix --t2t/repair--> packets --pcapio.WriteFile--> pcap
 //
 // where repair reads the rows with a FieldReader and builds each frame with
 // Headers.AppendFrame; the Decoder is the direct way back (nPrint's -N done
-// right), reading rows with the same FieldReader.
+// right), reading rows with the same FieldReader. Matrix.Planes and
+// png.Encode give the image form ([3, rows, cols], a paletted PNG).
 //
 // The model side lives in its own packages: t2t/unet (the conditional
-// UNet, prompts, training, sampling), t2t/sampler (schedulers), t2t/lora
-// (adapters that add classes to a frozen model), t2t/controlnet (a
-// ControlNet that makes flows follow a structure map: which header bits
-// exist in which packet), t2t/repair (generated rows to valid packets),
-// t2t/pipeline (prompt to pcap), t2t/evaluate (fidelity) and t2t/models
-// (the embedded default model and its ControlNet).
+// UNet, its layers, prompts and weights), t2t/train (captures to training
+// examples, the training loop), t2t/sampler (noise processes and
+// schedulers), t2t/lora (adapters that add classes to a frozen model),
+// t2t/controlnet (a ControlNet that makes flows follow a structure map:
+// which header bits exist in which packet), t2t/models (the model folder,
+// its one Save and Load, and the embedded default model), t2t/repair
+// (generated rows to valid packets), t2t/pipeline (prompt to pcap) and
+// t2t/evaluate (fidelity, judged with gopacket).
 //
 // # Layouts
 //

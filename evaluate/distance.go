@@ -66,7 +66,12 @@ func union(p, q Histogram) (ps, qs []float64) {
 // [0,1], 0 exactly when they are proportional, 1 when their supports are
 // disjoint. Two empty histograms are at 0, an empty and a non-empty one
 // at 1.
-func JSD(p, q Histogram) float64 {
+func JSD(p, q Histogram) float64 { return histDistance(p, q, JSDProb) }
+
+// histDistance is d over the probabilities of two histograms on their
+// joint support; two empty histograms are at 0, an empty and a non-empty
+// one at 1.
+func histDistance(p, q Histogram, d func(ps, qs []float64) float64) float64 {
 	tp, tq := p.Total(), q.Total()
 	switch {
 	case tp == 0 && tq == 0:
@@ -75,7 +80,7 @@ func JSD(p, q Histogram) float64 {
 		return 1
 	}
 	ps, qs := union(p, q)
-	return JSDProb(ps, qs)
+	return d(ps, qs)
 }
 
 // JSDProb is the Jensen-Shannon divergence, base 2, of two probability
@@ -102,17 +107,7 @@ func JSDProb(p, q []float64) float64 {
 // TV is the total variation distance of two histograms, half the L1
 // distance of their probabilities: in [0,1]. Empty histograms are treated
 // as in JSD.
-func TV(p, q Histogram) float64 {
-	tp, tq := p.Total(), q.Total()
-	switch {
-	case tp == 0 && tq == 0:
-		return 0
-	case tp == 0 || tq == 0:
-		return 1
-	}
-	ps, qs := union(p, q)
-	return TVProb(ps, qs)
-}
+func TV(p, q Histogram) float64 { return histDistance(p, q, TVProb) }
 
 // TVProb is the total variation distance of two probability vectors.
 func TVProb(p, q []float64) float64 {

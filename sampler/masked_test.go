@@ -72,7 +72,7 @@ func TestMaskCellsRate(t *testing.T) {
 func TestMaskedSampling(t *testing.T) {
 	const cols, rows = 64, 32
 	c := maskConfig(cols)
-	c.MaskOrder = MaskRandom // the unbiased ancestral order: draws keep the model's proportions
+	c.MaskOrder = MaskRandom    // the unbiased ancestral order: draws keep the model's proportions
 	s, err := New("dpm++2m", c) // any name: a masked model has one sampler
 	if err != nil {
 		t.Fatal(err)
