@@ -25,6 +25,7 @@ type ClassDetectability struct {
 type Detectability struct {
 	Packets  int `json:"packets"`  // K: packets per flow in the features
 	Features int `json:"features"` // feature vector length
+	Folds    int `json:"folds"`    // folds asked for (a class with fewer flows a side has fewer)
 	// Classes has one classifier per class. All pools their
 	// predictions: the accuracy over every flow drawn (so classes weigh
 	// by their flows); MeanAccuracy averages the classes' accuracies.
@@ -53,7 +54,7 @@ func Detect(real, synth map[string][]*pcapio.Flow, cfg MeasureConfig) (*Detectab
 	if err != nil {
 		return nil, err
 	}
-	d := &Detectability{Packets: cfg.Packets, Features: fz.Width(), All: ClassDetectability{Class: "all"}}
+	d := &Detectability{Packets: cfg.Packets, Features: fz.Width(), Folds: cfg.Folds, All: ClassDetectability{Class: "all"}}
 	right := 0
 	for _, c := range commonClasses(real, synth) {
 		n := min(len(real[c]), len(synth[c]))

@@ -1,6 +1,9 @@
 package evaluate
 
 import (
+	"bytes"
+	"image/color"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -290,5 +293,56 @@ func TestMeasuresSeed42(t *testing.T) {
 		dv.All.Real, dv.All.Synthetic, m.All.HeldOutMedian, m.All.SyntheticMedian)
 	if d.All.Accuracy < 0.35 || d.All.Accuracy > 0.65 {
 		t.Errorf("half against half: detectability %.3f", d.All.Accuracy)
+	}
+}
+
+func TestBinShares(t *testing.T) {
+	got := binShares(Histogram{1: 1, 2: 3}, Histogram{2: 1})
+	if len(got) != 2 || got[0] != [2]float64{0.25, 0} || got[1] != [2]float64{0.75, 1} {
+		t.Errorf("one bin per value: %v", got)
+	}
+	// 0..99 on one side, 99 on the other: 48 bins of width 100/48.
+	p := Histogram{}
+	for v := int64(0); v < 100; v++ {
+		p.Add(v)
+	}
+	got = binShares(p, Histogram{99: 5})
+	if len(got) != chartBins || got[chartBins-1][1] != 1 || got[0][0] != 3.0/100 {
+		t.Errorf("binned: %d bins, first %v, last %v", len(got), got[0], got[chartBins-1])
+	}
+	total := 0.0
+	for _, b := range got {
+		total += b[0]
+	}
+	if math.Abs(total-1) > 1e-12 {
+		t.Errorf("real shares sum to %v", total)
+	}
+	if binShares(Histogram{}, Histogram{}) != nil {
+		t.Error("empty")
+	}
+}
+
+func TestWriteFieldsPNG(t *testing.T) {
+	ds := small(t)
+	var buf bytes.Buffer
+	if err := WriteFieldsPNG(&buf, ds.Flows["ssh"], ds.Flows["dns"]); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One panel per field; both colours drawn (ssh: TCP fields, dns: UDP).
+	if h := img.Bounds().Dy(); h != 10+len(ChartFields)*100 {
+		t.Errorf("height %d", h)
+	}
+	seen := map[color.RGBA]bool{}
+	for y := 0; y < img.Bounds().Dy(); y++ {
+		for x := 0; x < img.Bounds().Dx(); x++ {
+			seen[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)] = true
+		}
+	}
+	if !seen[barColors[0]] || !seen[barColors[1]] {
+		t.Error("a side is missing from the chart")
 	}
 }
