@@ -279,20 +279,32 @@ func TestMeasuresSeed42(t *testing.T) {
 		t.Fatal(err)
 	}
 	dv := Diversify(a, b, cfg)
-	m, err := Memorise(a, ds.Flows, b, cfg)
+	// Half a as the training set: the held-out flows are half b.
+	m, err := Memorise(a, ds.Flows, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%v", time.Since(start).Round(time.Millisecond))
 	for i, c := range d.Classes {
 		v, mc := dv.Classes[i], m.Classes[i]
-		t.Logf("%-10s n %3d: detect %.3f  shapes %.3f / %.3f  nearest %.4f / %.4f copies %.2f / %.2f",
-			c.Class, c.Flows, c.Accuracy, v.Real, v.Synthetic, mc.HeldOutMedian, mc.SyntheticMedian, mc.HeldOutCopies, mc.SyntheticCopies)
+		t.Logf("%-10s n %3d: detect %.3f  shapes %.3f / %.3f  held-out to train: median %.4f mean %.4f copies %.2f",
+			c.Class, c.Flows, c.Accuracy, v.Real, v.Synthetic, mc.HeldOutMedian, mc.HeldOutMean, mc.HeldOutCopies)
 	}
-	t.Logf("all: detect %.3f (mean %.3f), shapes %.3f / %.3f, nearest %.4f / %.4f", d.All.Accuracy, d.MeanAccuracy,
-		dv.All.Real, dv.All.Synthetic, m.All.HeldOutMedian, m.All.SyntheticMedian)
-	if d.All.Accuracy < 0.35 || d.All.Accuracy > 0.65 {
+	t.Logf("all: detect %.3f (mean %.3f), shapes %.3f / %.3f, held-out to train: median %.4f mean %.4f copies %.2f",
+		d.All.Accuracy, d.MeanAccuracy, dv.All.Real, dv.All.Synthetic, m.All.HeldOutMedian, m.All.HeldOutMean, m.All.HeldOutCopies)
+	// Measured (seed 42): pooled 0.517, classes 0.40 (sip, whose flows
+	// repeat each other exactly: a twin in the other half has the other
+	// label) to 0.60 (icmp); shares within 0.07 of each other.
+	if d.All.Accuracy < 0.42 || d.All.Accuracy > 0.58 {
 		t.Errorf("half against half: detectability %.3f", d.All.Accuracy)
+	}
+	for i, c := range d.Classes {
+		if c.Accuracy < 0.3 || c.Accuracy > 0.7 {
+			t.Errorf("%s half against half: detectability %.3f", c.Class, c.Accuracy)
+		}
+		if v := dv.Classes[i]; math.Abs(v.Real-v.Synthetic) > 0.12 {
+			t.Errorf("%s half against half: shape shares %.3f and %.3f", c.Class, v.Real, v.Synthetic)
+		}
 	}
 }
 
@@ -344,5 +356,38 @@ func TestWriteFieldsPNG(t *testing.T) {
 	}
 	if !seen[barColors[0]] || !seen[barColors[1]] {
 		t.Error("a side is missing from the chart")
+	}
+}
+
+func TestHeldOut(t *testing.T) {
+	ds := small(t)
+	a, b := halves(ds.Flows, 5)
+	held, found := HeldOut(ds.Flows, a)
+	n := 0
+	for c, fs := range a {
+		n += len(fs)
+		want := map[*pcapio.Flow]bool{}
+		for _, f := range b[c] {
+			want[f] = true
+		}
+		if len(held[c]) != len(b[c]) {
+			t.Errorf("%s: %d held out, want %d", c, len(held[c]), len(b[c]))
+		}
+		for _, f := range held[c] {
+			if !want[f] {
+				t.Errorf("%s: a training flow held out", c)
+			}
+		}
+	}
+	if found != n {
+		t.Errorf("%d training flows found, want %d", found, n)
+	}
+	// Copies of the flows (as when written out again) are found too.
+	c := map[string][]*pcapio.Flow{}
+	for k, fs := range a {
+		c[k] = cloneFlows(fs)
+	}
+	if _, found := HeldOut(ds.Flows, c); found != n {
+		t.Errorf("copies: %d found, want %d", found, n)
 	}
 }

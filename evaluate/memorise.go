@@ -47,9 +47,7 @@ type Memorisation struct {
 // Memorise measures, for each class of the training set, the distance
 // (NearestDistance) of every synthetic flow to its closest training flow
 // of the same class, and the same for every held-out real flow: a real
-// flow not in the training set (a flow is identified by its key and the
-// time of its first packet, so the training set may be a subset of the
-// real files written out again). Flows are encoded by
+// flow not in the training set (HeldOut). Flows are encoded by
 // MeasureFeatures(cfg.Packets). Only cfg.Packets is used.
 func Memorise(train, real, synth map[string][]*pcapio.Flow, cfg MeasureConfig) (*Memorisation, error) {
 	cfg = cfg.withDefaults()
@@ -58,29 +56,15 @@ func Memorise(train, real, synth map[string][]*pcapio.Flow, cfg MeasureConfig) (
 		return nil, err
 	}
 	m := &Memorisation{Packets: cfg.Packets, Features: fz.Width()}
-	inTrain := map[flowID]bool{}
-	for _, fs := range train {
-		for _, f := range fs {
-			inTrain[idOf(f)] = true
-		}
-	}
-	found := map[flowID]bool{}
+	heldOut, found := HeldOut(real, train)
 	var allS, allH []float64
 	for _, c := range sortedKeys(train) {
 		if len(train[c]) == 0 {
 			continue
 		}
-		var held []*pcapio.Flow
-		for _, f := range real[c] {
-			if id := idOf(f); inTrain[id] {
-				found[id] = true
-			} else {
-				held = append(held, f)
-			}
-		}
 		tr := rows(fz, train[c])
-		ds, dh := nearest(fz, tr, synth[c]), nearest(fz, tr, held)
-		cm := ClassMemorisation{Class: c, Train: len(train[c]), HeldOut: len(held), Synthetic: len(synth[c])}
+		ds, dh := nearest(fz, tr, synth[c]), nearest(fz, tr, heldOut[c])
+		cm := ClassMemorisation{Class: c, Train: len(train[c]), HeldOut: len(heldOut[c]), Synthetic: len(synth[c])}
 		cm.summarise(ds, dh)
 		m.Classes = append(m.Classes, cm)
 		m.All.Train += cm.Train
@@ -91,8 +75,36 @@ func Memorise(train, real, synth map[string][]*pcapio.Flow, cfg MeasureConfig) (
 	}
 	m.All.Class = "all"
 	m.All.summarise(allS, allH)
-	m.TrainInReal = len(found)
+	m.TrainInReal = found
 	return m, nil
+}
+
+// HeldOut returns, for each class of real, its flows that are not in
+// train, and the number of train's flows found in real. A flow is
+// identified by its key and the time of its first packet (to the
+// microsecond, what a pcap keeps), so train may be a subset of the real
+// files written out again (examples/subset), its flows cut short.
+func HeldOut(real, train map[string][]*pcapio.Flow) (map[string][]*pcapio.Flow, int) {
+	inTrain := map[flowID]bool{}
+	for _, fs := range train {
+		for _, f := range fs {
+			inTrain[idOf(f)] = true
+		}
+	}
+	found := map[flowID]bool{}
+	out := make(map[string][]*pcapio.Flow, len(real))
+	for c, fs := range real {
+		held := []*pcapio.Flow{}
+		for _, f := range fs {
+			if id := idOf(f); inTrain[id] {
+				found[id] = true
+			} else {
+				held = append(held, f)
+			}
+		}
+		out[c] = held
+	}
+	return out, len(found)
 }
 
 // summarise fills in the medians, ratio and copy shares from the
@@ -131,8 +143,7 @@ func zeroShare(d []float64) float64 {
 	return float64(n) / float64(len(d))
 }
 
-// flowID identifies a flow across files: its key and the time of its
-// first packet, to the microsecond (what a pcap keeps).
+// flowID identifies a flow across files (see HeldOut).
 type flowID struct {
 	key pcapio.FlowKey
 	us  int64

@@ -13,7 +13,7 @@
 // -train, memorisation (distance of synthetic and of held-out real flows
 // to their closest training flow, and the share of exact copies).
 //
-//	evaluate -real DIR [-synthetic DIR] [-train DIR] [-packets K] [-trees N]
+//	evaluate -real DIR [-synthetic DIR] [-train DIR [-held-out]] [-packets K] [-trees N]
 //	         [-measure-packets K] [-detect-folds N] [-seed N] [-groups FILE]
 //	         [-json out.json] [-report out.md] [-png out.png]
 //
@@ -52,6 +52,7 @@ var (
 	pngOut    = flag.String("png", "", "write a bar chart of per-class accuracy (PNG) to this `file`; with -synthetic, per-class fidelity goes to <file>-fidelity.png and each class's field histograms to <file>-<class>.png")
 	noCheck   = flag.Bool("no-compliance", false, "skip the protocol checks of the capture files")
 	trainDir  = flag.String("train", "", "folder of the generator's training captures, same layout, for memorisation (optional)")
+	heldOut   = flag.Bool("held-out", false, "with -train: leave the training flows out of the real side of detectability and diversity")
 	mPackets  = flag.Int("measure-packets", evaluate.MeasurePackets, "`K`: packets per flow for detectability, diversity and memorisation")
 	folds     = flag.Int("detect-folds", 5, "folds of the detectability cross-validation")
 	drop      = flag.String("drop", "", "comma-separated nPrint fields the forest does not see besides addresses, ports and checksums (e.g. ipv4_id,tcp_seq,tcp_ackn,tcp_opt: values a capture's hosts and clock set, not the service)")
@@ -98,7 +99,8 @@ func run() error {
 		NoCompliance: *noCheck,
 		Measures: evaluate.MeasureConfig{Packets: *mPackets, Folds: *folds,
 			Forest: evaluate.ForestConfig{Trees: *trees}, Seed: *seed},
-		Train: train,
+		Train:       train,
+		HeldOutOnly: *heldOut,
 	}
 	if *groups != "" {
 		if cfg.Recognition.Groups, err = evaluate.ReadGroupsFile(*groups); err != nil {
