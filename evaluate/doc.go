@@ -71,8 +71,14 @@
 //	d, _ := evaluate.Detect(real.Flows, synth.Flows, evaluate.MeasureConfig{Seed: 1})
 //	fmt.Println(d.All.Accuracy, d.MeanAccuracy)
 //
-// Measured on the 14-class capture (captures-seed42, 2,363 flows), one
-// random half of each class against the other: see TestMeasuresSeed42.
+// Real against real, one random half of each class of the 14-class
+// capture (captures-seed42, 2,363 flows) against the other
+// (TestMeasuresSeed42): detectability 0.517 pooled, 0.40 to 0.60 per
+// class; shape shares 0.454 and 0.429; held-out flows at a median 0.020
+// from their closest training flow, 29% of them exact copies (simple
+// services such as NTP and SIP repeat themselves exactly). A set
+// measured against itself scores below 0.5: every flow's twin is on the
+// other side.
 //
 // # Compliance
 //

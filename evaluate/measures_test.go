@@ -391,3 +391,26 @@ func TestHeldOut(t *testing.T) {
 		t.Errorf("copies: %d found, want %d", found, n)
 	}
 }
+
+// With HeldOutOnly the real side of detectability and diversity is the
+// real flows not in the training set.
+func TestEvaluateHeldOutOnly(t *testing.T) {
+	ds := small(t)
+	a, _ := halves(ds.Flows, 5)
+	train := &pcapio.Dataset{Classes: ds.Classes, Flows: a}
+	rep, err := Evaluate(ds, ds, Config{Recognition: RecognitionConfig{Forest: ForestConfig{Trees: 10}},
+		NoCompliance: true, Measures: MeasureConfig{Forest: ForestConfig{Trees: 10}}, Train: train, HeldOutOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, _ := HeldOut(ds.Flows, a)
+	for _, c := range rep.Diversity.Classes {
+		if c.Flows != len(held[c.Class]) {
+			t.Errorf("%s: %d flows a side, want the %d held out", c.Class, c.Flows, len(held[c.Class]))
+		}
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil || !bytes.Contains(md.Bytes(), []byte("held-out real flows only")) {
+		t.Errorf("markdown: %v", err)
+	}
+}
