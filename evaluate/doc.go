@@ -1,6 +1,8 @@
 // Package evaluate measures how close synthetic traffic is to real
 // traffic: service recognition as in the paper's Table 2, per-field
-// distribution distances, protocol compliance and class balance.
+// distribution distances, protocol compliance and class balance; and
+// judges any generator by the detectability, diversity and memorisation
+// of what it made.
 //
 // # Service recognition
 //
@@ -45,6 +47,39 @@
 // 0 for a set against itself. ClassBalance gives counts and normalised
 // entropy.
 //
+// # Measures of a generator
+//
+// Three measures judge a synthetic set on the first K packets of each
+// flow (MeasureConfig.Packets, default MeasurePackets = 16), per class and
+// pooled:
+//
+//	Detect      accuracy of a random forest telling real from synthetic
+//	            flows, k-fold cross-validated (stratified, seeded) on n
+//	            flows of each side; 0.5: indistinguishable
+//	Diversify   share of distinct flow shapes (ShapeShare) among n
+//	            synthetic vs n real flows, n the smaller count
+//	Memorise    distance of each synthetic and each held-out real flow to
+//	            its closest training flow (NearestDistance); medians,
+//	            their ratio, and the share of exact copies
+//
+// Detect and Memorise see MeasureFeatures: the nPrint cells less
+// addresses, ports, checksums and CaptureFields (IP ID, TCP sequence and
+// acknowledgement numbers), values the capture sets and no generator can
+// know. A shape is the sequence of (direction, transport, IP length, TCP
+// flags, TCP window, UDP length, ICMP type/code) over the first K packets.
+//
+//	d, _ := evaluate.Detect(real.Flows, synth.Flows, evaluate.MeasureConfig{Seed: 1})
+//	fmt.Println(d.All.Accuracy, d.MeanAccuracy)
+//
+// Real against real, one random half of each class of the 14-class
+// capture (captures-seed42, 2,363 flows) against the other
+// (TestMeasuresSeed42): detectability 0.517 pooled, 0.40 to 0.60 per
+// class; shape shares 0.454 and 0.429; held-out flows at a median 0.020
+// from their closest training flow, 29% of them exact copies (simple
+// services such as NTP and SIP repeat themselves exactly). A set
+// measured against itself scores below 0.5: every flow's twin is on the
+// other side.
+//
 // # Compliance
 //
 // CheckFile and CheckFlows count decode errors, bad checksums (packets
@@ -72,7 +107,9 @@
 //
 // # Report
 //
-// Evaluate runs everything on two pcapio data sets and returns a Report,
-// which writes itself as JSON, Markdown and PNG bar charts. The command
-// examples/evaluate wraps it.
+// Evaluate runs everything on two pcapio data sets (and the generator's
+// training set, Config.Train, for memorisation) and returns a Report,
+// which writes itself as JSON, Markdown and PNG bar charts; FieldChart
+// draws a class's real and synthetic field distributions side by side.
+// The command examples/evaluate wraps it.
 package evaluate

@@ -238,7 +238,8 @@ func TestRecognitionCommitted(t *testing.T) {
 
 func TestEvaluateSelfReport(t *testing.T) {
 	ds := small(t)
-	rep, err := Evaluate(ds, ds, Config{Recognition: RecognitionConfig{Forest: ForestConfig{Trees: 20}, Seed: 3}})
+	rep, err := Evaluate(ds, ds, Config{Recognition: RecognitionConfig{Forest: ForestConfig{Trees: 20}, Seed: 3},
+		Measures: MeasureConfig{Folds: 3, Forest: ForestConfig{Trees: 20}, Seed: 3}, Train: ds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +251,14 @@ func TestEvaluateSelfReport(t *testing.T) {
 	}
 	if rep.SyntheticBalance.Normalized != rep.RealBalance.Normalized {
 		t.Error("balance differs")
+	}
+	if rep.Detectability == nil || rep.Detectability.Folds != 3 || rep.Diversity.All.Real != rep.Diversity.All.Synthetic {
+		t.Errorf("measures: %+v %+v", rep.Detectability, rep.Diversity)
+	}
+	// Its own training set: every synthetic flow is a copy, and no real
+	// flow is held out.
+	if m := rep.Memorisation; m == nil || m.All.SyntheticCopies != 1 || m.All.HeldOut != 0 || m.TrainInReal != rep.RealFlows {
+		t.Errorf("memorisation: %+v", m)
 	}
 	var js, md, pg bytes.Buffer
 	if err := rep.WriteJSON(&js); err != nil {
@@ -265,7 +274,7 @@ func TestEvaluateSelfReport(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"real/real", "synthetic/real", "ip_ttl", "normalised entropy"} {
+	for _, s := range []string{"real/real", "synthetic/real", "ip_ttl", "normalised entropy", "## Detectability", "## Diversity", "## Memorisation"} {
 		if !strings.Contains(md.String(), s) {
 			t.Errorf("report lacks %q", s)
 		}

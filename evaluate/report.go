@@ -20,6 +20,16 @@ type Config struct {
 	Recognition RecognitionConfig `json:"recognition"`
 	// NoCompliance skips the protocol checks of the capture files.
 	NoCompliance bool `json:"no_compliance"`
+	// Measures configures detectability, diversity and memorisation.
+	Measures MeasureConfig `json:"measures"`
+	// Train is the generator's training set, for memorisation (nil: not
+	// measured).
+	Train *pcapio.Dataset `json:"-"`
+	// HeldOutOnly, with Train, compares the synthetic flows with the
+	// held-out real flows only in detectability and diversity: the
+	// training flows are left out of the real side, so that a generator
+	// copying them is not rewarded with an accuracy below 0.5.
+	HeldOutOnly bool `json:"held_out_only"`
 }
 
 // Report is the whole evaluation of a synthetic set against a real one.
@@ -34,11 +44,18 @@ type Report struct {
 	SyntheticCompliance map[string]*Compliance `json:"synthetic_compliance,omitempty"`
 	RealBalance         Balance                `json:"real_balance"`
 	SyntheticBalance    *Balance               `json:"synthetic_balance,omitempty"`
+	// The measures of a generator: how well synthetic flows are told
+	// from real ones, how varied they are, and how close they come to the
+	// training set (only with Config.Train).
+	Detectability *Detectability `json:"detectability,omitempty"`
+	Diversity     *Diversity     `json:"diversity,omitempty"`
+	Memorisation  *Memorisation  `json:"memorisation,omitempty"`
 }
 
 // Evaluate runs every part of the evaluation: service recognition,
-// fidelity, protocol compliance (of the data sets' capture files) and
-// class balance. synthetic may be nil.
+// fidelity, protocol compliance (of the data sets' capture files), class
+// balance and, with a synthetic set, detectability, diversity and (with
+// cfg.Train) memorisation. synthetic may be nil.
 func Evaluate(real, synthetic *pcapio.Dataset, cfg Config) (*Report, error) {
 	rep := &Report{Config: cfg}
 	rl, err := FromDataset(real, nil)
@@ -63,6 +80,19 @@ func Evaluate(real, synthetic *pcapio.Dataset, cfg Config) (*Report, error) {
 	}
 	if synthetic != nil {
 		rep.Fidelity = CompareFidelity(real.Flows, synthetic.Flows)
+		against := real.Flows
+		if cfg.Train != nil && cfg.HeldOutOnly {
+			against, _ = HeldOut(real.Flows, cfg.Train.Flows)
+		}
+		if rep.Detectability, err = Detect(against, synthetic.Flows, cfg.Measures); err != nil {
+			return nil, err
+		}
+		rep.Diversity = Diversify(against, synthetic.Flows, cfg.Measures)
+		if cfg.Train != nil {
+			if rep.Memorisation, err = Memorise(cfg.Train.Flows, real.Flows, synthetic.Flows, cfg.Measures); err != nil {
+				return nil, err
+			}
+		}
 		b := ClassBalance(synthetic.Flows, real.Classes)
 		rep.SyntheticBalance = &b
 		if !cfg.NoCompliance {
@@ -156,6 +186,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			p("\n")
 		}
 	}
+	r.writeMeasures(p)
 	for _, side := range []struct {
 		name string
 		c    map[string]*Compliance
@@ -271,3 +302,48 @@ func (r *Report) WriteFidelityPNG(w io.Writer) error {
 // seedRand returns the generator the package uses for a seed ("t2teval"
 // is the stream).
 func seedRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x7432746576616c)) }
+
+// writeMeasures writes the Markdown sections of detectability, diversity
+// and memorisation (those measured).
+func (r *Report) writeMeasures(p func(format string, args ...any)) {
+	if d := r.Detectability; d != nil {
+		p("\n## Detectability (a forest telling real from synthetic)\n\n")
+		p("Per class, n flows of each side (n the smaller count, seeded), first %d packets (%d features: addresses, ports, checksums, IP IDs and TCP sequence/ack numbers removed), %d-fold cross-validation. 0.5: indistinguishable; 1: always told apart.\n\n",
+			d.Packets, d.Features, d.Folds)
+		if r.Config.HeldOutOnly && r.Memorisation != nil {
+			p("Real side: the held-out real flows only (training flows left out).\n\n")
+		}
+		p("| class | flows a side | folds | accuracy |\n|---|---:|---:|---:|\n")
+		for _, c := range append(append([]ClassDetectability(nil), d.Classes...), d.All) {
+			p("| %s | %d | %d | %.3f |\n", c.Class, c.Flows, c.Folds, c.Accuracy)
+		}
+		p("\nMean over classes %.3f.", d.MeanAccuracy)
+		if len(d.Skipped) > 0 {
+			p(" Too few flows to cross-validate: %s.", strings.Join(d.Skipped, ", "))
+		}
+		p("\n")
+	}
+	if dv := r.Diversity; dv != nil {
+		p("\n## Diversity (distinct flow shapes at equal n)\n\n")
+		p("A shape is the sequence over the first %d packets of (direction, transport, IP length, TCP flags, TCP window, UDP length, ICMP type/code); the share is distinct shapes / n, n flows drawn from each side. Novel: synthetic shapes none of the n real flows has.\n\n", dv.Packets)
+		p("| class | n | real share | synthetic share | novel |\n|---|---:|---:|---:|---:|\n")
+		for _, c := range append(append([]ClassDiversity(nil), dv.Classes...), dv.All) {
+			p("| %s | %d | %.3f | %.3f | %.3f |\n", c.Class, c.Flows, c.Real, c.Synthetic, c.Novel)
+		}
+	}
+	if m := r.Memorisation; m != nil {
+		p("\n## Memorisation (distance to the closest training flow)\n\n")
+		p("Normalised Hamming distance over the %d feature cells of the first %d packets to the closest training flow of the class, for synthetic flows and for held-out real flows (real flows not in the training set; %d training flows found among the real ones). Ratio: synthetic median / held-out median (1: as new as unseen real traffic; 0: copies). Copies: share at distance 0.\n\n",
+			m.Features, m.Packets, m.TrainInReal)
+		p("| class | train | held-out | synthetic | median synthetic | median held-out | ratio | mean synthetic | mean held-out | copies synthetic | copies held-out |\n")
+		p("|---|%s\n", strings.Repeat("---:|", 10))
+		for _, c := range append(append([]ClassMemorisation(nil), m.Classes...), m.All) {
+			ratio := "–"
+			if c.Ratio != nil {
+				ratio = fmt.Sprintf("%.3f", *c.Ratio)
+			}
+			p("| %s | %d | %d | %d | %.4f | %.4f | %s | %.4f | %.4f | %.3f | %.3f |\n", c.Class, c.Train, c.HeldOut, c.Synthetic,
+				c.SyntheticMedian, c.HeldOutMedian, ratio, c.SyntheticMean, c.HeldOutMean, c.SyntheticCopies, c.HeldOutCopies)
+		}
+	}
+}
