@@ -14,11 +14,10 @@ import (
 // Direction heuristic (TCP, UDP): the two most frequent port values of the
 // rows are the generated pair; the server port is the one the profile
 // lists more often as a server port (or Options.ServerPort, or failing
-// both the destination port of the first row holding the pair). A row goes
-// client-to-server when its (source, destination) ports are closer in
-// Hamming distance to (client, server) than to (server, client); a tie
-// (both ports equal, or equally damaged) takes the opposite direction of
-// the previous row, as requests and answers alternate. ICMP: bit 3 of the
+// both the destination port of the first row holding the pair), kept when
+// the profile knows it, else drawn from the profile. A row goes
+// client-to-server when its destination port is closer in Hamming distance
+// to the server port than its source port is (see directions). ICMP: bit 3 of the
 // type (set in echo request 8, clear in echo reply 0) decides.
 func (rp *repairer) endpoints(ps []*pkt) {
 	rp.addresses()
@@ -32,8 +31,8 @@ func (rp *repairer) endpoints(ps []*pkt) {
 		return
 	}
 	genC, genS := rp.portPair(ps)
-	directions(ps, genC, genS)
 	server := rp.serverPort(genS) // drawn before the client port
+	directions(ps, genC, genS, server)
 	rp.port = [2]uint16{rp.clientPort(genC, server), server}
 }
 
@@ -124,14 +123,24 @@ func (rp *repairer) portPair(ps []*pkt) (genC, genS uint16) {
 
 func ham16(a, b uint16) int { return bits.OnesCount16(a ^ b) }
 
-// directions sets each packet's direction by the Hamming distance of its
-// ports to (genC, genS) and to (genS, genC); ties alternate.
-func directions(ps []*pkt, genC, genS uint16) {
+// directions sets each packet's direction. The side that carries the
+// server port decides first: a row whose destination port is closer in
+// Hamming distance to server than its source port goes client-to-server,
+// and the reverse. Where both are equally close (a client port equal to
+// the server's, or both damaged alike), the distance of the ports to
+// (genC, genS) and to (genS, genC) decides; ties alternate. A model learns
+// a class's server port well and its random client ports badly, so the
+// server port is the surer guide.
+func directions(ps []*pkt, genC, genS, server uint16) {
 	prev := 1
 	for _, q := range ps {
 		sp, dp := uint16(q.roh>>16), uint16(q.roh)
-		dc := ham16(sp, genC) + ham16(dp, genS)
-		ds := ham16(sp, genS) + ham16(dp, genC)
+		dc := ham16(dp, server)
+		ds := ham16(sp, server)
+		if dc == ds {
+			dc = ham16(sp, genC) + ham16(dp, genS)
+			ds = ham16(sp, genS) + ham16(dp, genC)
+		}
 		switch {
 		case dc < ds:
 			q.dir = 0

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,39 +33,76 @@ func run(args []string) error {
 	packets := fs.Int("packets", 32, "packets to keep per flow")
 	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
 	out := fs.String("out", "", "output folder")
+	share := fs.Float64("share", 0, "keep this share of each class's flows instead of -flows (0 < share <= 1)")
+	rest := fs.String("rest", "", "folder for the flows not kept (a held-out set), same layout (optional)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *data == "" || *out == "" || *flows < 1 || *packets < 1 {
 		return errors.New("-data DIR, -out DIR, -flows N >= 1 and -packets N >= 1 are required")
 	}
+	if *share < 0 || *share > 1 {
+		return fmt.Errorf("-share %g: want 0 < share <= 1", *share)
+	}
 	ds, err := pcapio.LoadDataset(*data, pcapio.FlowOptions{MaxPackets: *packets})
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
-	}
-	for _, c := range ds.Classes {
-		all := 0
-		for _, f := range ds.Flows[c] {
-			if len(f.Packets) >= *minPackets {
-				all++
-			}
-		}
-		keep := pcapio.Stratified(ds.Flows[c], *flows, *minPackets)
-		var ps []pcapio.Packet
-		for _, f := range keep {
-			ps = append(ps, f.Packets...)
-		}
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Time.Before(ps[j].Time) })
-		if len(ps) == 0 {
+	for _, d := range []string{*out, *rest} {
+		if d == "" {
 			continue
 		}
-		if err := pcapio.WriteFile(filepath.Join(*out, c+".pcap"), ps[0].Link, ps, pcapio.WriterOptions{}); err != nil {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
-		fmt.Printf("%-12s %4d of %4d flows, %5d packets\n", c, len(keep), all, len(ps))
+	}
+	for _, c := range ds.Classes {
+		var all []*pcapio.Flow
+		for _, f := range ds.Flows[c] {
+			if len(f.Packets) >= *minPackets {
+				all = append(all, f)
+			}
+		}
+		n := *flows
+		if *share > 0 {
+			n = max(int(math.Round(*share*float64(len(all)))), 1)
+		}
+		keep := pcapio.Stratified(ds.Flows[c], n, *minPackets)
+		kept, err := writeFlows(filepath.Join(*out, c+".pcap"), keep)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-12s %4d of %4d flows, %5d packets\n", c, len(keep), len(all), kept)
+		if *rest == "" {
+			continue
+		}
+		in := map[*pcapio.Flow]bool{}
+		for _, f := range keep {
+			in[f] = true
+		}
+		var others []*pcapio.Flow
+		for _, f := range all {
+			if !in[f] {
+				others = append(others, f)
+			}
+		}
+		if _, err := writeFlows(filepath.Join(*rest, c+".pcap"), others); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// writeFlows writes the packets of flows to path in time order (nothing
+// for no packets) and returns how many it wrote.
+func writeFlows(path string, flows []*pcapio.Flow) (int, error) {
+	var ps []pcapio.Packet
+	for _, f := range flows {
+		ps = append(ps, f.Packets...)
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Time.Before(ps[j].Time) })
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	return len(ps), pcapio.WriteFile(path, ps[0].Link, ps, pcapio.WriterOptions{})
 }

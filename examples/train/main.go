@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	every := fs.Int("checkpoint-every", 0, "steps between checkpoints (0: default)")
 	quiet := fs.Bool("q", false, "no progress line")
 	profileOnly := fs.Bool("profile-only", false, "only write the repair profile (profile.json) of the data to -out")
+	snapEvery := fs.Int("snapshot-every", 0, "also write the model (EMA weights) every N steps to <out>/snapshots/step-N, for a curve of fidelity against training time (0: none)")
 	process := fs.String("process", "gaussian", "diffusion process: gaussian (noise on the planes, x0 predicted) or mask (cells masked and drawn back from the predicted categories: diverse samples)")
 	transport := fs.Bool("transport-prompts", true, "also train prompts with the flow's transport word (\"dns tcp\"), which generation uses to keep a class's mix of TCP and UDP flows")
 	if err := fs.Parse(args); err != nil {
@@ -139,7 +140,19 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if err := cfg.WriteFile(filepath.Join(*out, models.StateDir, models.ConfigFile)); err != nil {
 		return err
 	}
-	done, err := cli.Train(ctx, tr, "train", *resume, *quiet, log)
+	var snapErr error
+	snapshot := func(p train.Progress) {
+		if *snapEvery <= 0 || p.Step%*snapEvery != 0 || p.Step == p.Steps || snapErr != nil {
+			return
+		}
+		m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: map[string]string{"classes": strings.Join(ds.Classes, ","),
+			"steps": fmt.Sprint(p.Step), "seconds": fmt.Sprintf("%.0f", p.Elapsed.Seconds())}}
+		snapErr = models.Save(filepath.Join(*out, "snapshots", fmt.Sprintf("step-%d", p.Step)), &models.Folder{Model: m, Profile: prof}, tr.EMA())
+	}
+	done, err := cli.Train(ctx, tr, "train", *resume, *quiet, log, snapshot)
+	if err == nil {
+		err = snapErr
+	}
 	if err != nil || !done {
 		return err
 	}

@@ -32,8 +32,9 @@ func (m *Multi) Set(v string) error { *m = append(*m, v); return nil }
 // checkpoint there when resume is set, shows a progress line on log at
 // most once a second (none when quiet), and on Ctrl-C (ctx cancelled) says
 // where the checkpoint is and returns done == false with no error. name
-// starts every message ("train: resumed at step 6").
-func Train(ctx context.Context, tr *train.Trainer, name string, resume, quiet bool, log io.Writer) (done bool, err error) {
+// starts every message ("train: resumed at step 6"). each, when not nil,
+// is called after every step (snapshots of the weights along the way).
+func Train(ctx context.Context, tr *train.Trainer, name string, resume, quiet bool, log io.Writer, each ...func(train.Progress)) (done bool, err error) {
 	if resume {
 		ok, err := tr.Resume()
 		if err != nil {
@@ -48,6 +49,9 @@ func Train(ctx context.Context, tr *train.Trainer, name string, resume, quiet bo
 	}
 	last := time.Now()
 	err = tr.Run(ctx, func(p train.Progress) {
+		for _, f := range each {
+			f(p)
+		}
 		if quiet || (time.Since(last) < time.Second && p.Step != p.Steps) {
 			return
 		}
