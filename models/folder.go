@@ -28,6 +28,7 @@ const (
 	ProfileFile    = "profile.json"           // repair.Profile (optional)
 	ControlNetFile = "controlnet.safetensors" // controlnet.ControlNet with its templates (optional)
 	RecordFile     = "train.json"             // Record (optional)
+	TemplatesFile  = "templates.json"         // controlnet.Templates of the training flows, for masked models (optional)
 	StateDir       = "state"                  // train.Trainer checkpoints of a training run
 )
 
@@ -39,6 +40,9 @@ type Folder struct {
 	Profile    *repair.Profile
 	ControlNet *controlnet.ControlNet
 	Record     *Record
+	// Templates are the structures of the training flows, with which
+	// generation starts a masked model's flows (pipeline.Options.Templates).
+	Templates *controlnet.Templates
 }
 
 // Record says how a model was trained (train.json).
@@ -83,6 +87,11 @@ func Save(dir string, f *Folder, weights map[string][]float32) error {
 	}
 	if f.ControlNet != nil {
 		if err := f.ControlNet.Save(filepath.Join(dir, ControlNetFile), nil); err != nil {
+			return err
+		}
+	}
+	if f.Templates != nil {
+		if err := writeJSON(dir, TemplatesFile, f.Templates, "", false); err != nil {
 			return err
 		}
 	}
@@ -154,6 +163,22 @@ func loadFS(fsys fs.FS, dir, name string) (*Folder, error) {
 	}
 	if f.ControlNet, err = loadControlNet(fsys, dir, name, m.UNet); err != nil {
 		return nil, err
+	}
+	if b, err = read(TemplatesFile); err != nil {
+		return nil, err
+	}
+	if b != nil {
+		t := &controlnet.Templates{}
+		if err := json.Unmarshal(b, t); err != nil {
+			return nil, fmt.Errorf("models: %s: %w", filepath.Join(name, TemplatesFile), err)
+		}
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("models: %s: %w", filepath.Join(name, TemplatesFile), err)
+		}
+		if c := m.UNet.Config; t.Rows != c.Rows || t.Cols != c.Cols {
+			return nil, fmt.Errorf("models: %s: templates of %dx%d for a model of %dx%d", filepath.Join(name, TemplatesFile), t.Rows, t.Cols, c.Rows, c.Cols)
+		}
+		f.Templates = t
 	}
 	if b, err = read(RecordFile); err != nil {
 		return nil, err

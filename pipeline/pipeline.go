@@ -31,6 +31,13 @@ type Options struct {
 	// prompt's class and transport (drawn without replacement while they
 	// last), so that flows take real shapes in real proportions.
 	Predictor unet.Predictor
+	// Templates, for a masked model (sampler.Mask) and a predictor that
+	// supplies no controls, give each flow the structure of a real flow of
+	// the prompt's class and transport (drawn as a ControlSource's): its
+	// vacant cells start known (StructureStart), so that the flow has that
+	// flow's packets and headers and the model draws their values. A class
+	// the templates lack is sampled without.
+	Templates *controlnet.Templates
 	// Profile is the repair profile (nil: repair's defaults).
 	Profile *repair.Profile
 	// Payload: "snap" (default: packets cut after their headers, full
@@ -163,13 +170,29 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 		so.N = g.n
 		so.Seed = opt.Seed + uint64(i)*0x9e3779b97f4a7c15
 		var ctls []*controlnet.Control
-		if cs, ok := p.(ControlSource); ok && len(so.Control) == 0 {
+		cs, steered := p.(ControlSource)
+		switch {
+		case steered && len(so.Control) == 0:
 			var err error
 			if ctls, err = cs.Draw(out.Class, g.transport, g.n, trng); err != nil {
 				return fmt.Errorf("pipeline: %w", err)
 			}
 			for _, c := range ctls {
 				so.Control = append(so.Control, c.Values())
+			}
+		case !steered && len(so.Start) == 0 && opt.Templates != nil && opt.Templates.Classes[out.Class] != nil &&
+			opt.Scheduler.Config().Process == sampler.Mask:
+			var err error
+			if ctls, err = opt.Templates.Draw(out.Class, g.transport, g.n, trng); err != nil {
+				ctls = nil // no template of this transport: the model alone
+			}
+			c := m.UNet.Config
+			for _, ctl := range ctls {
+				x, err := StructureStart(ctl, c.Rows, c.Cols)
+				if err != nil {
+					return err
+				}
+				so.Start = append(so.Start, x)
 			}
 		}
 		if opt.Progress != nil {

@@ -11,6 +11,7 @@ import (
 	"t2t/internal/testmodel"
 	"t2t/models"
 	"t2t/pcapio"
+	"t2t/sampler"
 	"t2t/train"
 	"t2t/unet"
 )
@@ -201,5 +202,64 @@ func TestGenerateWithTemplates(t *testing.T) {
 	cn.Templates = nil
 	if _, err := Generate(context.Background(), m, "dns", opt); err == nil {
 		t.Fatal("ControlNet without templates or controls: no error")
+	}
+}
+
+// TestMaskedTemplates: a masked model started from the structures of real
+// flows (Options.Templates) gives flows with exactly those structures:
+// every cell a template says is vacant is vacant, every other is a bit;
+// without templates the same model gives other structures.
+func TestMaskedTemplates(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.BuildProcess("..", dir, 20, sampler.Mask); err != nil {
+		t.Fatal(err)
+	}
+	f, err := models.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.Model
+	if m.Noise.Process != sampler.Mask {
+		t.Fatalf("process %q", m.Noise.Process)
+	}
+	cfg := m.UNet.Config
+	l := cfg.Layout.MustLayout()
+	flows := map[string][]*pcapio.Flow{}
+	for _, c := range []string{"dns", "ssh"} {
+		fl, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows[c] = fl
+	}
+	tf, err := train.Matrices(flows, l, cfg.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := controlnet.BuildTemplates(tf, cfg.Cols, cfg.Rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sampler.New("", m.Noise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, class := range []string{"dns", "ssh"} {
+		opt := Options{Profile: f.Profile, Templates: tp, SampleOptions: SampleOptions{N: 4, Steps: 6, Seed: 2, Scheduler: s, Guidance: 2}}
+		o, err := Generate(context.Background(), m, class, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Controls) != 4 {
+			t.Fatalf("%s: %d templates for 4 flows", class, len(o.Controls))
+		}
+		for i, c := range o.Controls {
+			mat := o.Matrices[i]
+			for k, present := range c.Present {
+				if (mat.Bits[k] != -1) != present {
+					t.Fatalf("%s flow %d: cell %d is %d where the template says present=%v", class, i, k, mat.Bits[k], present)
+				}
+			}
+		}
 	}
 }

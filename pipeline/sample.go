@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"t2t"
+	"t2t/controlnet"
 	"t2t/sampler"
 	"t2t/unet"
 )
@@ -28,6 +29,35 @@ type SampleOptions struct {
 	// ControlNet): flow i is steered by Control[i % len(Control)], each
 	// Rows·ControlCols values.
 	Control [][]float32
+	// Start holds the initial x_T of each flow (flow i starts from
+	// Start[i % len(Start)], InputSize values), for a masked model
+	// (sampler.Mask): its known cells stay, its masked cells (all planes 0)
+	// are drawn. StructureStart makes one from a structure map. nil: every
+	// cell masked (masked models) or noise drawn from the seed.
+	Start [][]float32
+}
+
+// StructureStart is the initial sample of a masked model that keeps a
+// structure map: the cells the map says are vacant are known vacant, the
+// present ones masked and known present (planes 0, 0, -1: drawn as 0 or 1,
+// see sampler.Masked), so that the flow has exactly the map's packets and
+// headers and the model draws their bits. rows and cols are the model's.
+func StructureStart(c *controlnet.Control, rows, cols int) ([]float32, error) {
+	if c.Rows != rows || c.Cols != cols {
+		return nil, fmt.Errorf("pipeline: structure map of %dx%d for a model of %dx%d", c.Rows, c.Cols, rows, cols)
+	}
+	x := make([]float32, rows*3*cols)
+	for r := 0; r < rows; r++ {
+		o := x[r*3*cols : (r+1)*3*cols]
+		for j, p := range c.Present[r*cols : (r+1)*cols] {
+			if p {
+				o[2*cols+j] = -1 // masked, not vacant
+			} else {
+				o[j], o[cols+j], o[2*cols+j] = -1, -1, 1
+			}
+		}
+	}
+	return x, nil
 }
 
 // Sample generates opt.N flow matrices for a prompt with predictor p (a
@@ -88,7 +118,18 @@ func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise samp
 		if err != nil {
 			return nil, err
 		}
-		x, err := sampler.Sample(ctx, s, b*c.InputSize(), f, rng, sampler.Options{Steps: opt.Steps, Guidance: opt.Guidance,
+		if cfg := s.Config(); cfg.Process == sampler.Mask && len(opt.Start) > 0 {
+			f = maskedView(f, cfg.MaskCols)
+		}
+		var start []float32
+		for i := 0; i < b && len(opt.Start) > 0; i++ {
+			si := opt.Start[(len(out)+i)%len(opt.Start)]
+			if len(si) != c.InputSize() {
+				return nil, fmt.Errorf("pipeline: sample: start %d has %d values, want %d", (len(out)+i)%len(opt.Start), len(si), c.InputSize())
+			}
+			start = append(start, si...)
+		}
+		x, err := sampler.Sample(ctx, s, b*c.InputSize(), f, rng, sampler.Options{Steps: opt.Steps, Guidance: opt.Guidance, Noise: start,
 			Callback: func(si sampler.StepInfo) error {
 				done++
 				if opt.Progress != nil {
@@ -108,4 +149,15 @@ func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise samp
 		}
 	}
 	return out, nil
+}
+
+// maskedView shows the model the cells that are masked but known present
+// as plain masked cells (sampler.MaskInput).
+func maskedView(f sampler.DenoiseFunc, cols int) sampler.DenoiseFunc {
+	var buf []float32
+	return func(x []float32, t int, need sampler.Need) ([]float32, []float32, error) {
+		buf = append(buf[:0], x...)
+		sampler.MaskInput(buf, cols)
+		return f(buf, t, need)
+	}
 }

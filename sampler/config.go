@@ -124,6 +124,9 @@ type Config struct {
 	// MaskRandom ("random": each with the same probability, the ancestral
 	// sampler of the absorbing process).
 	MaskOrder string `json:"mask_order,omitempty"`
+	// MaskChoiceNoise scales the Gumbel noise added to the confidences of
+	// MaskConfidence (0: 1); the noise also shrinks to 0 over the steps.
+	MaskChoiceNoise float64 `json:"mask_choice_noise,omitempty"`
 }
 
 // DefaultConfig is the configuration t2t trains with: Ho et al.'s linear
@@ -243,6 +246,9 @@ func (c Config) Validate() error {
 		}
 		if !finite(c.MaskTemperature) || c.MaskTemperature < 0 || c.MaskTemperature > 100 {
 			return bad("MaskTemperature", "%v, want 0..100", c.MaskTemperature)
+		}
+		if !finite(c.MaskChoiceNoise) || c.MaskChoiceNoise < 0 || c.MaskChoiceNoise > 100 {
+			return bad("MaskChoiceNoise", "%v, want 0..100", c.MaskChoiceNoise)
 		}
 		switch c.MaskOrder {
 		case "", MaskConfidence, MaskRandom:

@@ -44,8 +44,12 @@ func maskCells(x0, noise []float32, t, T, cols int) ([]float32, error) {
 // under MSE), so p_k ∝ max(out_k+1, 0)^(1/MaskTemperature). Which cells are
 // unmasked is Config.MaskOrder: by default those whose draw the model is
 // surest of (over the whole batch), so that uncertain cells are drawn last,
-// seeing the most context. Known cells never change. Diversity comes from
-// the draws; coherence from every step seeing the cells already drawn.
+// seeing the most context. Known cells never change. A cell whose planes
+// are (0, 0, -1) is masked but known not to be of the third category (a
+// present bit of a structure map): it is drawn from the first two only;
+// give the model such cells as (0, 0, 0), the only mask it was trained on
+// (MaskInput). Diversity comes from the draws; coherence from every step
+// seeing the cells already drawn.
 type Masked struct {
 	timesteps
 	cfg Config
@@ -101,10 +105,13 @@ func (m *Masked) Step(out, x []float32, t int, rng *rand.Rand) (StepOutput, erro
 	for r := 0; r < len(x); r += 3 * w {
 		for j := 0; j < w; j++ {
 			a := r + j
-			if x[a] != 0 || x[a+w] != 0 || x[a+2*w] != 0 {
+			if x[a] != 0 || x[a+w] != 0 || x[a+2*w] != 0 && x[a+2*w] != -1 {
 				continue // known
 			}
 			p := cellProbs(out[a], out[a+w], out[a+2*w], inv)
+			if x[a+2*w] == -1 { // masked but known present: not the third category
+				p = present(p)
+			}
 			setCell(x0, a, w, argmax3(p))
 			k := draw(p, rng)
 			cands = append(cands, candidate{at: a, k: k, conf: math.Log(max(p[k], 1e-12))})
@@ -117,6 +124,9 @@ func (m *Masked) Step(out, x []float32, t int, rng *rand.Rand) (StepOutput, erro
 	case n < len(cands):
 		// MaskGIT: the surest first, with Gumbel noise annealed to 0 at the end
 		g := keep
+		if m.cfg.MaskChoiceNoise > 0 {
+			g *= m.cfg.MaskChoiceNoise
+		}
 		for c := range cands {
 			cands[c].conf += g * -math.Log(-math.Log(max(rng.Float64(), 1e-300)))
 		}
@@ -153,6 +163,15 @@ func cellProbs(r, g, b float32, inv float64) [3]float64 {
 		p[k] /= sum
 	}
 	return p
+}
+
+// present is p without its third category (vacant), renormalised.
+func present(p [3]float64) [3]float64 {
+	s := p[0] + p[1]
+	if !(s > 0) {
+		return [3]float64{0.5, 0.5, 0}
+	}
+	return [3]float64{p[0] / s, p[1] / s, 0}
 }
 
 func argmax3(p [3]float64) int {
@@ -209,3 +228,16 @@ func (m *Masked) InitNoiseSigma() float64 { return 0 }
 func (m *Masked) Config() Config { return m.cfg }
 
 func (m *Masked) schedule() *Schedule { return &Schedule{cfg: m.cfg} }
+
+// MaskInput rewrites, in place, the cells of x that are masked but known
+// present (planes 0, 0, -1) as plain masked cells (0, 0, 0): the model's
+// view of a sample whose structure is constrained. cols is MaskCols.
+func MaskInput(x []float32, cols int) {
+	for r := 0; r+3*cols <= len(x); r += 3 * cols {
+		for j := 0; j < cols; j++ {
+			if a := r + j; x[a] == 0 && x[a+cols] == 0 && x[a+2*cols] == -1 {
+				x[a+2*cols] = 0
+			}
+		}
+	}
+}

@@ -181,3 +181,51 @@ func TestMaskedConfig(t *testing.T) {
 		t.Error("the mask sampler for a Gaussian model: no error")
 	}
 }
+
+// TestMaskedKnownPresent: cells that start masked but known present
+// (planes 0, 0, -1) are drawn from the first two categories even when the
+// model favours the third, and the model sees them as plain masks.
+func TestMaskedKnownPresent(t *testing.T) {
+	const cols, rows = 16, 8
+	c := maskConfig(cols)
+	s, _ := NewMasked(c)
+	n := rows * 3 * cols
+	start := make([]float32, n)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < cols; j++ {
+			start[r*3*cols+2*cols+j] = -1
+		}
+	}
+	out := make([]float32, n) // p = (0.1, 0.1, 0.8)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < cols; j++ {
+			out[r*3*cols+j], out[r*3*cols+cols+j], out[r*3*cols+2*cols+j] = -0.8, -0.8, 0.6
+		}
+	}
+	model := func(x []float32, _ int, _ Need) ([]float32, []float32, error) {
+		y := append([]float32(nil), x...)
+		MaskInput(y, cols)
+		for i, v := range y {
+			if v == -1 && x[i] == -1 && i%(3*cols) >= 2*cols && y[i-2*cols] == 0 {
+				return nil, nil, errors.New("the model saw a known-present mark")
+			}
+		}
+		return out, nil, nil
+	}
+	x, err := Sample(context.Background(), s, n, model, rand.New(rand.NewPCG(1, 1)), Options{Steps: 5, Noise: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := 0; r < rows; r++ {
+		for j := 0; j < cols; j++ {
+			if x[r*3*cols+2*cols+j] != -1 {
+				t.Fatalf("cell (%d,%d) drawn vacant", r, j)
+			}
+		}
+	}
+	y := []float32{0, 0, -1, 1, -1, -1}
+	MaskInput(y[:3], 1)
+	if y[2] != 0 {
+		t.Error("MaskInput kept the known-present mark")
+	}
+}

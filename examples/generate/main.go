@@ -48,7 +48,7 @@ type options struct {
 	n, steps, batch                    int
 	guidance                           float64
 	seed                               uint64
-	quiet, raw                         bool
+	quiet, raw, noTemplates            bool
 	payload, transport                 string
 	loras                              cli.Multi
 	controlNet, control, controlFrom   string
@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.controlNet, "controlnet", "", "ControlNet file made by examples/controlnet (default: the model's own, "+models.ControlNetFile+" in -model or the embedded one; none: no ControlNet). Without -control or -control-from each flow takes the structure of a real flow of the class (the file's templates)")
 	fs.StringVar(&o.control, "control", "", "control image: a structure map PNG (white present, black vacant; or a flow image), one row per packet")
 	fs.StringVar(&o.controlFrom, "control-from", "", "control from a real flow: file.pcap[:index] (flows in order of their first packet)")
+	fs.BoolVar(&o.noTemplates, "no-templates", false, "a masked model's flows start from no real flow's structure (by default each takes the structure of a real training flow of its class: the folder's templates.json)")
 	fs.Float64Var(&o.controlScale, "control-scale", 0, "ControlNet conditioning scale (0: the file's, 1 when trained)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -144,7 +145,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}}
-	out, err := pipeline.Generate(ctx, m, o.prompt, pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport, Predictor: pred})
+	popt := pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport, Predictor: pred}
+	if !o.noTemplates {
+		popt.Templates = folder.Templates
+	}
+	out, err := pipeline.Generate(ctx, m, o.prompt, popt)
 	if err != nil {
 		return err
 	}

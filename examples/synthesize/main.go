@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
 	var loras cli.Multi
 	fs.Var(&loras, "lora", "LoRA adapter file[:weight] (repeatable); its classes are generated too")
+	noTemplates := fs.Bool("no-templates", false, "a masked model's flows start from no real flow's structure (by default each takes the structure of a real training flow: the folder's templates.json)")
 	cnPath := fs.String("controlnet", "", "ControlNet with templates (default: the model's own, if it has one; none: no ControlNet): each flow takes the structure of a real training flow of its class and transport")
 	cnScale := fs.Float64("control-scale", 0, "ControlNet conditioning scale (0: the file's)")
 	if err := fs.Parse(args); err != nil {
@@ -143,8 +144,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cn != nil && cn.Templates != nil && cn.Templates.Classes[c] != nil {
 			pred = cn // real flows' structures for the classes the ControlNet has templates of
 		}
-		o, err := pipeline.Generate(ctx, m, c, pipeline.Options{Profile: profile, SampleOptions: pipeline.SampleOptions{
-			N: *n, Steps: *steps, Scheduler: scheduler, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred})
+		popt := pipeline.Options{Profile: profile, SampleOptions: pipeline.SampleOptions{
+			N: *n, Steps: *steps, Scheduler: scheduler, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred}
+		if !*noTemplates {
+			popt.Templates = folder.Templates
+		}
+		o, err := pipeline.Generate(ctx, m, c, popt)
 		if err != nil {
 			return err
 		}

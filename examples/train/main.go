@@ -22,6 +22,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"t2t/controlnet"
 	"t2t/internal/cli"
 	"t2t/models"
 	"t2t/repair"
@@ -89,7 +90,9 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	switch *process {
 	case sampler.Gaussian:
 	case sampler.Mask:
-		tc.Noise.Process, tc.Noise.MaskCols = sampler.Mask, cfg.Cols
+		// categories drawn at temperature 0.5: measured to keep a flow's rows to one
+		// transport (80-100% against 0-90% at 1) with as many distinct shapes
+		tc.Noise.Process, tc.Noise.MaskCols, tc.Noise.MaskTemperature = sampler.Mask, cfg.Cols, 0.5
 	default:
 		return fmt.Errorf("-process %q: want gaussian or mask", *process)
 	}
@@ -119,6 +122,14 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 		return err
 	}
 	ex, counts := d.Examples, d.Counts
+	tf, err := train.Matrices(ds.Flows, cfg.Layout.MustLayout(), cfg.Rows)
+	if err != nil {
+		return err
+	}
+	templates, err := controlnet.BuildTemplates(tf, cfg.Cols, cfg.Rows, *minPackets)
+	if err != nil {
+		return err
+	}
 	u, err := unet.New(cfg, tensor.Float32)
 	if err != nil {
 		return err
@@ -147,7 +158,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 		}
 		m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: map[string]string{"classes": strings.Join(ds.Classes, ","),
 			"steps": fmt.Sprint(p.Step), "seconds": fmt.Sprintf("%.0f", p.Elapsed.Seconds())}}
-		snapErr = models.Save(filepath.Join(*out, "snapshots", fmt.Sprintf("step-%d", p.Step)), &models.Folder{Model: m, Profile: prof}, tr.EMA())
+		snapErr = models.Save(filepath.Join(*out, "snapshots", fmt.Sprintf("step-%d", p.Step)), &models.Folder{Model: m, Profile: prof, Templates: templates}, tr.EMA())
 	}
 	done, err := cli.Train(ctx, tr, "train", *resume, *quiet, log, snapshot)
 	if err == nil {
@@ -164,7 +175,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: meta}
 	rec := &models.Record{Train: tc, Flows: counts, Steps: tr.Step, Losses: tr.Losses}
-	if err := models.Save(*out, &models.Folder{Model: m, Profile: prof, Record: rec}, tr.EMA()); err != nil {
+	if err := models.Save(*out, &models.Folder{Model: m, Profile: prof, Record: rec, Templates: templates}, tr.EMA()); err != nil {
 		return err
 	}
 	if err := cli.LossPlot(filepath.Join(*out, "loss.png"), tr.Losses); err != nil {

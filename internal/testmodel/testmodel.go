@@ -15,6 +15,7 @@ import (
 
 	"t2t/models"
 	"t2t/repair"
+	"t2t/sampler"
 	"t2t/train"
 	"t2t/unet"
 )
@@ -40,6 +41,12 @@ func TinySteps(t testing.TB, root string, steps int) string {
 // captures of root/testdata/captures and saves it with its repair profile
 // in the folder dir.
 func Build(root, dir string, steps int) error {
+	return BuildProcess(root, dir, steps, sampler.Gaussian)
+}
+
+// BuildProcess is Build with the diffusion process chosen (sampler.Gaussian
+// or sampler.Mask).
+func BuildProcess(root, dir string, steps int, process string) error {
 	data, err := os.MkdirTemp("", "t2t-testmodel")
 	if err != nil {
 		return err
@@ -70,6 +77,9 @@ func Build(root, dir string, steps int) error {
 	}
 	tc := train.DefaultConfig()
 	tc.Steps, tc.Batch, tc.CheckpointEvery = steps, 2, 0
+	if process == sampler.Mask {
+		tc.Noise.Process, tc.Noise.MaskCols, tc.Noise.MaskTemperature = sampler.Mask, cfg.Cols, 0.5
+	}
 	tr, err := train.NewTrainer(u, tc, d.Examples)
 	if err != nil {
 		return err
