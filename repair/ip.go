@@ -46,16 +46,21 @@ const MaxLenFlips = 2
 // the known length nearest in Hamming distance, at most MaxLenFlips bits
 // away, of at least the header length h and at most mtu (ties: the more
 // frequent one); tl when there is none.
-func snapLength(tl, h, mtu int, known []Count) int {
-	best, bestD := tl, MaxLenFlips+1
+func snapLength(tl, h, mtu int, known []Count) int { return snapValue(tl, h, mtu, known) }
+
+// snapValue returns v when known holds it, else the known value in
+// [lo, hi] nearest to v in Hamming distance within MaxLenFlips bit flips
+// (the most frequent first on a tie), else v.
+func snapValue(v, lo, hi int, known []Count) int {
+	best, bestD := v, MaxLenFlips+1
 	for _, c := range known {
-		if c.Value == tl {
-			return tl
+		if c.Value == v {
+			return v
 		}
-		if c.Value < h || c.Value > mtu {
+		if c.Value < lo || c.Value > hi {
 			continue
 		}
-		if d := bits.OnesCount(uint(c.Value ^ tl)); d < bestD {
+		if d := bits.OnesCount(uint(c.Value ^ v)); d < bestD {
 			best, bestD = c.Value, d
 		}
 	}

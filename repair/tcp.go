@@ -384,9 +384,14 @@ func (rp *repairer) timestamps(st *tcpState, q *pkt, in optInfo, ok bool) {
 }
 
 // window raises a zero window, except on a RST, to the sender's last one
-// or the class's most frequent non-zero one.
+// or the class's most frequent non-zero one; a window the class never has
+// in that direction becomes the nearest one it has within MaxLenFlips bit
+// flips, if any (as lengths: the bits a model gets wrong are few).
 func (rp *repairer) window(st *tcpState, q *pkt) {
 	d := q.dir
+	if cp := rp.cp; cp != nil && q.win != 0 && len(cp.Windows[d]) > 0 {
+		q.win = uint16(snapValue(int(q.win), 1, 65535, cp.Windows[d]))
+	}
 	if q.win == 0 && q.flags&flagRST == 0 {
 		switch {
 		case st.haveSeen[d] && st.lastWin[d] != 0:
