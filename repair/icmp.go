@@ -1,8 +1,12 @@
 package repair
 
+import "slices"
+
 // icmp makes an echo session: requests from the client, replies from the
-// server with the identifier of the session, each reply answering the last
-// request (a request is inserted before a reply that has none).
+// server with the identifier of the session, each reply answering one
+// request that no other reply answers: the request of its own sequence
+// number, else the last request, else the oldest unanswered one (a
+// request is inserted before a reply when every request is answered).
 func (rp *repairer) icmp(ps []*pkt) []*pkt {
 	ids := counter{}
 	for _, q := range ps {
@@ -12,6 +16,7 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 	var out []*pkt
 	var req *pkt              // the last request
 	reqs := map[uint16]*pkt{} // requests by sequence number
+	var open []*pkt           // unanswered requests, oldest first
 	for _, q := range ps {
 		q.code = 0
 		q.roh = uint32(id)<<16 | q.roh&0xffff
@@ -24,24 +29,41 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 			}
 			req = q
 			reqs[uint16(q.roh)] = q
+			open = append(open, q)
 			out = append(out, q)
 			continue
 		}
 		q.typ = 0
-		if req == nil {
-			req = &pkt{row: -1, dir: 0, typ: 8, roh: q.roh, plen: q.plen, df: true}
-			reqs[uint16(q.roh)] = req
-			out = append(out, req)
+		r := answered(open, reqs[uint16(q.roh)], req)
+		if r == nil { // every request answered: the one this reply answers
+			seq := uint16(q.roh)
+			if req != nil {
+				seq = uint16(req.roh) + 1
+			}
+			r = &pkt{row: -1, dir: 0, typ: 8, roh: q.roh&0xffff0000 | uint32(seq), plen: q.plen, df: true}
+			req = r
+			reqs[seq] = r
+			out = append(out, r)
 			rp.lg.Inserted++
 		}
-		// a reply answers the request of its sequence number, or else
-		// the last request
-		r, ok := reqs[uint16(q.roh)]
-		if !ok {
-			r = req
-		}
+		open = slices.DeleteFunc(open, func(o *pkt) bool { return o == r })
 		q.roh, q.plen = r.roh, r.plen
 		out = append(out, q)
 	}
 	return out
+}
+
+// answered picks the request a reply answers among the unanswered ones:
+// same, the request of the reply's sequence number, else last, the last
+// request, else the oldest; nil when every request is answered.
+func answered(open []*pkt, same, last *pkt) *pkt {
+	for _, want := range []*pkt{same, last} {
+		if want != nil && slices.Contains(open, want) {
+			return want
+		}
+	}
+	if len(open) > 0 {
+		return open[0]
+	}
+	return nil
 }
