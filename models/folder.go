@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -295,6 +296,13 @@ func loadModel(fsys fs.FS, dir, name string) (*unet.Model, error) {
 		return nil, err
 	}
 	m.Meta = meta
+	if cs := meta["classes"]; cs != "" {
+		for _, c := range strings.Split(cs, ",") {
+			if _, err := unet.NormalizeToken(c); err != nil {
+				return nil, fail(WeightsFile, fmt.Errorf("class %q: %w", c, err))
+			}
+		}
+	}
 	if err := unet.LoadWeights(u.Params, ts); err != nil {
 		return nil, fail("", err)
 	}

@@ -58,7 +58,7 @@ func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt Prepare
 			return nil, err
 		}
 		if vocab.Len() > cfg.VocabCap {
-			return nil, fmt.Errorf("train: %d classes need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+			return nil, fmt.Errorf("train: %d classes need %d tokens, the model's table holds %d (size it with unet.Config.FitVocab(train.TokensNeeded(...)))", len(ds.Classes), vocab.Len(), cfg.VocabCap)
 		}
 	} else {
 		prompts = map[string][][]int{}
@@ -79,7 +79,7 @@ func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt Prepare
 			return nil, err
 		}
 		if vocab.Len() > cfg.VocabCap {
-			return nil, fmt.Errorf("train: %d classes and the transport words need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+			return nil, fmt.Errorf("train: %d classes and the transport words need %d tokens, the model's table holds %d (size it with unet.Config.FitVocab(train.TokensNeeded(...)))", len(ds.Classes), vocab.Len(), cfg.VocabCap)
 		}
 	}
 	return &Data{Examples: ex, Counts: counts}, nil
@@ -87,17 +87,23 @@ func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt Prepare
 
 // ClassPrompts returns, for each class of a data set, the prompts it is
 // trained with: its name and the alias type-<i> (i its index in classes),
-// adding both tokens to vocab.
+// adding both tokens to vocab. A class whose name is no valid class token
+// (unet.ClassToken: a reserved word, an alias, a path), or the same token
+// as another class or a word vocab holds already ("DNS" and "dns"), is an
+// error: the two would share one embedding.
 func ClassPrompts(classes []string, vocab *unet.Vocab, maxTokens int) (map[string][][]int, error) {
 	out := map[string][][]int{}
 	for i, c := range classes {
-		name, err := unet.NormalizeToken(c)
+		name, err := unet.ClassToken(c)
 		if err != nil {
 			return nil, fmt.Errorf("train: class %q cannot be a prompt token: %w", c, err)
 		}
 		alias := fmt.Sprintf("type-%d", i)
-		vocab.Add(name)
-		vocab.Add(alias)
+		for _, w := range []string{name, alias} {
+			if _, added := vocab.Add(w); !added {
+				return nil, fmt.Errorf("train: class %q: prompt word %q is already taken (by another class or the vocabulary); rename the class", c, w)
+			}
+		}
 		for _, p := range []string{name, alias} {
 			ids, err := vocab.Tokenize(p, maxTokens, false)
 			if err != nil {
@@ -107,6 +113,19 @@ func ClassPrompts(classes []string, vocab *unet.Vocab, maxTokens int) (map[strin
 		}
 	}
 	return out, nil
+}
+
+// TokensNeeded is the size of the vocabulary base training makes for a
+// data set of classes classes (ClassPrompts: the two special tokens, a
+// name and an alias per class; AddTransportPrompts: the TransportWords
+// when transport): a model's token table must hold it (see
+// unet.Config.FitVocab).
+func TokensNeeded(classes int, transport bool) int {
+	n := 2 + 2*classes
+	if transport {
+		n += len(unet.TransportWords)
+	}
+	return n
 }
 
 // Flow is a flow as training sees it: its matrix (pcapio.Flow.Matrix) and

@@ -128,6 +128,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *only != "" {
 		classes = strings.Split(*only, ",")
 	}
+	for _, c := range classes {
+		// class names come from files made by others (the model's metadata,
+		// an adapter's): each names a file in -out and must stay in it
+		if _, err := unet.NormalizeToken(c); err != nil || !filepath.IsLocal(c+".pcap") {
+			return fmt.Errorf("class %q cannot name a file in -out: %v", c, err)
+		}
+	}
 	var stats []ClassStats
 	fmt.Fprintf(stdout, "%-12s %5s %10s %22s %22s %6s %8s %7s\n", "class", "flows", "one-trans", "synthetic tcp/udp/icmp", "real tcp/udp/icmp", "TV", "repair", "s/flow")
 	for _, c := range classes {
