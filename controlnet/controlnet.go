@@ -239,9 +239,12 @@ func Examples(ex []train.Example, c unet.Config) error {
 		return err
 	}
 	for i := range ex {
-		m, err := t2t.MatrixFromRowPlanes(ex[i].X, c.Rows, l)
-		if err != nil {
-			return fmt.Errorf("controlnet: example %d: %w", i, err)
+		m := ex[i].Matrix
+		if m == nil {
+			var err error
+			if m, err = t2t.MatrixFromRowPlanes(ex[i].X, c.Rows, l); err != nil {
+				return fmt.Errorf("controlnet: example %d: %w", i, err)
+			}
 		}
 		ex[i].Control = FromMatrix(m, c.Rows).Values()
 	}

@@ -171,8 +171,9 @@ func Examples(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, m
 			if f.Matrix.Rows < max(minPackets, 1) {
 				continue
 			}
-			x := f.Matrix.AppendRowPlanes(make([]float32, 0, cfg.InputSize()), cfg.Rows)
-			ex = append(ex, Example{X: x, Prompts: prompts[c], Transport: f.Transport})
+			// the matrix (cut to cfg.Rows by Matrices), not its float planes:
+			// the Trainer lays it out when it draws it
+			ex = append(ex, Example{Matrix: f.Matrix, Prompts: prompts[c], Transport: f.Transport})
 			counts[c]++
 		}
 	}
