@@ -187,10 +187,22 @@ func Examples(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, m
 // prompt has no room left for the word.
 func AddTransportPrompts(ex []Example, vocab *unet.Vocab, maxTokens int) error {
 	ids := map[string]int{}
+	word := map[int]string{} // transport word by id
 	for _, w := range unet.TransportWords {
 		ids[w], _ = vocab.Add(w)
+		word[ids[w]] = w
 	}
 	for i := range ex {
+		// a class named like a transport word shares its token: only
+		// flows of that transport may carry it
+		for _, p := range ex[i].Prompts {
+			if len(p) == 0 {
+				continue
+			}
+			if w, ok := word[p[0]]; ok && ex[i].Transport != w {
+				return fmt.Errorf("train: example %d: a class is named %q, the transport word, but this flow of it is %s: rename the class (e.g. %s-class)", i, w, orUnknown(ex[i].Transport), w)
+			}
+		}
 		id, ok := ids[ex[i].Transport]
 		if !ok {
 			continue
@@ -213,4 +225,11 @@ func AddTransportPrompts(ex []Example, vocab *unet.Vocab, maxTokens int) error {
 		}
 	}
 	return nil
+}
+
+func orUnknown(transport string) string {
+	if transport == "" {
+		return "of no known transport"
+	}
+	return transport
 }
