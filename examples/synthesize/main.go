@@ -84,6 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("-out DIR is required")
 	}
+	if err := cli.Finite("-guidance", *guidance); err != nil {
+		return err
+	}
 	folder, err := models.Load(*modelDir)
 	if err != nil {
 		return err
@@ -157,6 +160,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		for _, s := range sets {
 			s.Detach()
+		}
+		if len(o.Packets) == 0 {
+			return fmt.Errorf("class %s: none of the %d flows had anything usable: the model's output is noise (are its weights or -control-scale sane?)", c, len(o.Matrices))
 		}
 		if err := pipeline.WritePcap(filepath.Join(*out, c+".pcap"), o.Packets); err != nil {
 			return err
