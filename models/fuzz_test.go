@@ -34,7 +34,7 @@ func FuzzLoadFolder(f *testing.F) {
 		json.Unmarshal(cfg, &c)
 		h.edit(c)
 		b, _ := json.Marshal(c)
-		fuzzseed.Add(f, "hostile-"+string(rune('a'+i)), b, vocab, noise, profile)
+		fuzzseed.Add(f, "hostile-"+string(rune('a'+i)), b, vocab, noise, []byte("{}"))
 	}
 	fuzzseed.Add(f, "vocab-path", cfg, []byte(`["<null>","<unk>","../../pwned"]`), noise, []byte("{}"))
 	over := []string{"<null>", "<unk>"}
