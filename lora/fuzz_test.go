@@ -9,7 +9,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"t2t/internal/fuzzseed"
-	"t2t/internal/safetensors"
 	"t2t/unet"
 )
 
@@ -20,47 +19,23 @@ import (
 // TestTokenCollisions.
 func FuzzLoadAdapter(f *testing.F) {
 	u := newModel(f, micro(1), tensor.Float32)
-	dir := f.TempDir()
-	cfg := DefaultConfig()
-	cfg.Rank = 2
-	cfg.Tokens = []string{"novel"}
-	s, err := New(u, "shelf", cfg, 4)
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := s.AddTokens(unet.NewVocab()); err != nil {
-		f.Fatal(err)
-	}
-	s.Extra = map[string]string{"classes": "novel"}
-	path := filepath.Join(dir, "a.safetensors")
-	if err := s.Save(path); err != nil {
-		f.Fatal(err)
-	}
+	path := savedAdapter(f, u)
 	valid, _ := os.ReadFile(path)
 	fuzzseed.Add(f, "valid", valid)
-	ts, meta, _ := safetensors.Load(path)
-	for name, edit := range map[string]func(m map[string]string){
-		"rank-2e26":   func(m map[string]string) { m[metaConfig] = strings.Replace(m[metaConfig], `"rank":2`, `"rank":67108864`, 1) },
-		"rank-3":      func(m map[string]string) { m[metaConfig] = strings.Replace(m[metaConfig], `"rank":2`, `"rank":3`, 1) },
-		"token-path":  func(m map[string]string) { m[metaConfig] = strings.Replace(m[metaConfig], `"novel"`, `"../../pwned"`, 1) },
+	fuzzseed.Edits(f, path, map[string]func(m map[string]string){
+		"rank-2e26": func(m map[string]string) {
+			m[metaConfig] = strings.Replace(m[metaConfig], `"rank":2`, `"rank":67108864`, 1)
+		},
+		"rank-3": func(m map[string]string) { m[metaConfig] = strings.Replace(m[metaConfig], `"rank":2`, `"rank":3`, 1) },
+		"token-path": func(m map[string]string) {
+			m[metaConfig] = strings.Replace(m[metaConfig], `"novel"`, `"../../pwned"`, 1)
+		},
 		"token-known": func(m map[string]string) { m[metaConfig] = strings.Replace(m[metaConfig], `"novel"`, `"dns"`, 1) },
 		"no-format":   func(m map[string]string) { delete(m, "format") },
-	} {
-		m := map[string]string{}
-		for k, v := range meta {
-			m[k] = v
-		}
-		edit(m)
-		p := filepath.Join(dir, name)
-		if err := safetensors.Save(p, ts, m); err != nil {
-			f.Fatal(err)
-		}
-		b, _ := os.ReadFile(p)
-		fuzzseed.Add(f, name, b)
-	}
+	})
 	emb := append([]float32(nil), u.Params.Get(TokensParam).Float32s()...)
+	p := filepath.Join(f.TempDir(), "f.safetensors") // one per worker process
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p := filepath.Join(t.TempDir(), "f.safetensors")
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}

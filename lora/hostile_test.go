@@ -14,7 +14,7 @@ import (
 
 // savedAdapter writes an adapter with the new token "novel" for u and
 // returns its path.
-func savedAdapter(t *testing.T, u *unet.UNet) string {
+func savedAdapter(t testing.TB, u *unet.UNet) string {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Rank = 2
@@ -26,6 +26,7 @@ func savedAdapter(t *testing.T, u *unet.UNet) string {
 	if _, err := s.AddTokens(unet.NewVocab()); err != nil {
 		t.Fatal(err)
 	}
+	s.Extra = map[string]string{"classes": "novel"}
 	path := filepath.Join(t.TempDir(), "a.safetensors")
 	if err := s.Save(path); err != nil {
 		t.Fatal(err)

@@ -7,11 +7,15 @@
 package fuzzseed
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"t2t/internal/safetensors"
 )
 
 // Add adds the seed args (each []byte or string) to f under name.
@@ -39,5 +43,25 @@ func Add(f *testing.F, name string, args ...any) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
 		f.Fatal(err)
+	}
+}
+
+// Edits adds, for each edit, the safetensors file at path with its
+// metadata edited as a seed under the edit's name: the crafted cases of a
+// file format whose tensors stay valid.
+func Edits(f *testing.F, path string, edits map[string]func(meta map[string]string)) {
+	f.Helper()
+	ts, meta, err := safetensors.Load(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for name, edit := range edits {
+		m := maps.Clone(meta)
+		edit(m)
+		var b bytes.Buffer
+		if err := safetensors.Write(&b, ts, m); err != nil {
+			f.Fatal(err)
+		}
+		Add(f, name, b.Bytes())
 	}
 }
