@@ -3,6 +3,7 @@ package lora
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"t2t/internal/safetensors"
@@ -87,6 +88,20 @@ func Load(path string, u *unet.UNet) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
 	}
+	return fromTensors(ts, meta, path, u)
+}
+
+// Read is Load from a reader; name identifies it in errors.
+func Read(r io.Reader, name string, u *unet.UNet) (*Set, error) {
+	ts, meta, err := safetensors.Read(r, name)
+	if err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", name, err)
+	}
+	return fromTensors(ts, meta, name, u)
+}
+
+// fromTensors makes the set a file of path holds (ts and meta) for u.
+func fromTensors(ts []unet.Tensor, meta map[string]string, path string, u *unet.UNet) (*Set, error) {
 	name := meta[metaName]
 	if err := unet.CheckFile(meta, formatName, "an adapter", metaFingerprint, u, path); err != nil {
 		return nil, fmt.Errorf("lora: loading adapter %q: %w", name, err)

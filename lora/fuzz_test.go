@@ -1,8 +1,8 @@
 package lora
 
 import (
+	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,12 +34,8 @@ func FuzzLoadAdapter(f *testing.F) {
 		"no-format":   func(m map[string]string) { delete(m, "format") },
 	})
 	emb := append([]float32(nil), u.Params.Get(TokensParam).Float32s()...)
-	p := filepath.Join(f.TempDir(), "f.safetensors") // one per worker process
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Load(p, u)
+		s, err := Read(bytes.NewReader(b), "fuzz", u)
 		if err != nil {
 			return
 		}
