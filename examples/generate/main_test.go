@@ -162,7 +162,7 @@ func TestGenerateWithAdapter(t *testing.T) {
 	}
 	var stderr strings.Builder
 	pngA, pngB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "3", "-out", out, "-png", pngA, "-q", "-transport", "none"}, io.Discard, &stderr); err != nil {
+	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngA, "-q", "-transport", "none"}, io.Discard, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stderr.String(), "adapter novel") {
@@ -171,7 +171,7 @@ func TestGenerateWithAdapter(t *testing.T) {
 	if c, err := evaluate.CheckFile(out); err != nil || c.Errors() != 0 {
 		t.Fatalf("adapter flows: %v, %+v", err, c)
 	}
-	if err := run(context.Background(), []string{"-model", model, "-prompt", "ssh", "-n", "2", "-steps", "3", "-out", out, "-png", pngB, "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-model", model, "-prompt", "ssh", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngB, "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"flow-000.png", "flow-001.png"} {
@@ -218,7 +218,7 @@ func TestGenerateWithControl(t *testing.T) {
 	out := filepath.Join(dir, "g.pcap")
 	gen := func(png string, extra ...string) {
 		t.Helper()
-		args := append([]string{"-model", model, "-prompt", "dns", "-n", "2", "-steps", "3", "-out", out, "-png", filepath.Join(dir, png), "-q"}, extra...)
+		args := append([]string{"-model", model, "-prompt", "dns", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", filepath.Join(dir, png), "-q"}, extra...)
 		var stderr strings.Builder
 		if err := run(context.Background(), args, io.Discard, &stderr); err != nil {
 			t.Fatal(err)

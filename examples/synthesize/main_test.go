@@ -90,7 +90,7 @@ func TestSynthesizeAdapters(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, with := t.TempDir(), t.TempDir()
-	args := []string{"-model", model, "-n", "2", "-steps", "3"}
+	args := []string{"-model", model, "-n", "2", "-steps", "4", "-seed", "7"}
 	if err := run(context.Background(), append(args, "-out", plain), io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
