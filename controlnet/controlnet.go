@@ -172,6 +172,20 @@ func (n *ControlNet) SaveAs(path string, info map[string]string, dtype string) e
 	return safetensors.SaveAs(path, ts, meta, dtype)
 }
 
+// MaxScale bounds the conditioning scale: the residuals of a trained
+// ControlNet are added at scale 1; far above it, or below 0, they push the
+// base out of anything it learned.
+const MaxScale = 10
+
+// CheckScale says what is wrong with a conditioning scale: it must be a
+// number in (0, MaxScale].
+func CheckScale(s float64) error {
+	if !(s > 0 && s <= MaxScale) {
+		return fmt.Errorf("controlnet: conditioning scale %g, want more than 0 and at most %d", s, MaxScale)
+	}
+	return nil
+}
+
 // Load reads a ControlNet file written by Save for base. It refuses a file
 // made for another base (ErrWrongBase, naming both fingerprints), a file
 // that is not a ControlNet, a truncated one, and tensors missing, extra
@@ -201,7 +215,14 @@ func fromTensors(ts []unet.Tensor, meta map[string]string, path string, base *un
 	if err != nil {
 		return nil, nil, err
 	}
-	if s, err := strconv.ParseFloat(meta[metaScale], 64); err == nil && s == s {
+	if v, ok := meta[metaScale]; ok {
+		s, err := strconv.ParseFloat(v, 64)
+		if err == nil {
+			err = CheckScale(s)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("controlnet: loading %s: scale %q: %v", path, v, err)
+		}
 		n.Scale = s
 	}
 	if err := unet.CheckTensors(ts, unet.ParamShapes(n.Params())); err != nil {
@@ -239,9 +260,12 @@ func Examples(ex []train.Example, c unet.Config) error {
 		return err
 	}
 	for i := range ex {
-		m, err := t2t.MatrixFromRowPlanes(ex[i].X, c.Rows, l)
-		if err != nil {
-			return fmt.Errorf("controlnet: example %d: %w", i, err)
+		m := ex[i].Matrix
+		if m == nil {
+			var err error
+			if m, err = t2t.MatrixFromRowPlanes(ex[i].X, c.Rows, l); err != nil {
+				return fmt.Errorf("controlnet: example %d: %w", i, err)
+			}
 		}
 		ex[i].Control = FromMatrix(m, c.Rows).Values()
 	}

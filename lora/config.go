@@ -49,11 +49,16 @@ func (c Config) targets() []string {
 	return c.Targets
 }
 
+// MaxRank bounds Config.Rank: above the width of any preset's layers,
+// where a higher rank adds nothing, and low enough that a rank read from a
+// file cannot ask for gigabytes.
+const MaxRank = 1024
+
 // Validate says what is wrong with a config.
 func (c Config) Validate() error {
 	switch {
-	case c.Rank < 1:
-		return fmt.Errorf("lora: rank %d, want at least 1", c.Rank)
+	case c.Rank < 1 || c.Rank > MaxRank:
+		return fmt.Errorf("lora: rank %d, want 1 to %d", c.Rank, MaxRank)
 	case !(c.Alpha > 0):
 		return fmt.Errorf("lora: alpha %g, want > 0", c.Alpha)
 	case c.Dropout != 0:
@@ -66,7 +71,7 @@ func (c Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, t := range c.Tokens {
-		n, err := unet.NormalizeToken(t)
+		n, err := unet.ClassToken(t)
 		if err != nil {
 			return fmt.Errorf("lora: token %q: %v", t, err)
 		}

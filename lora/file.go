@@ -3,6 +3,7 @@ package lora
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"t2t/internal/safetensors"
@@ -87,6 +88,20 @@ func Load(path string, u *unet.UNet) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
 	}
+	return fromTensors(ts, meta, path, u)
+}
+
+// Read is Load from a reader; name identifies it in errors.
+func Read(r io.Reader, name string, u *unet.UNet) (*Set, error) {
+	ts, meta, err := safetensors.Read(r, name)
+	if err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", name, err)
+	}
+	return fromTensors(ts, meta, name, u)
+}
+
+// fromTensors makes the set a file of path holds (ts and meta) for u.
+func fromTensors(ts []unet.Tensor, meta map[string]string, path string, u *unet.UNet) (*Set, error) {
 	name := meta[metaName]
 	if err := unet.CheckFile(meta, formatName, "an adapter", metaFingerprint, u, path); err != nil {
 		return nil, fmt.Errorf("lora: loading adapter %q: %w", name, err)
@@ -95,15 +110,20 @@ func Load(path string, u *unet.UNet) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
 	}
-	s, err := New(u, name, cfg, 0)
+	// the shapes the config gives, checked against the file before the
+	// set is made: a rank the file does not hold allocates nothing
+	want, err := shapes(u, name, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
 	}
-	want, err := s.tensorShapes()
-	if err != nil {
-		return nil, err
-	}
 	if err := unet.CheckTensors(ts, want); err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
+	}
+	if err := unet.CheckFinite(ts); err != nil {
+		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
+	}
+	s, err := New(u, name, cfg, 0)
+	if err != nil {
 		return nil, fmt.Errorf("lora: loading %s: %w", path, err)
 	}
 	unet.CopyTensors(s.params.List(), ts)
@@ -123,13 +143,4 @@ func Load(path string, u *unet.UNet) (*Set, error) {
 		}
 	}
 	return s, nil
-}
-
-// tensorShapes lists the tensors a file of the set must hold (no data).
-func (s *Set) tensorShapes() ([]unet.Tensor, error) {
-	ts := unet.ParamShapes(s.params.List())
-	if n := len(s.Config.Tokens); n > 0 {
-		ts = append(ts, unet.Tensor{Name: tokensTensor(s.Name), Shape: []int{n, s.u.Config.ContextDim}})
-	}
-	return ts, nil
 }

@@ -111,6 +111,27 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // layer whose name matches a target of cfg, drawn from seed. It is an
 // error if a target matches no layer. The set is not attached.
 func New(u *unet.UNet, name string, cfg Config, seed uint64) (*Set, error) {
+	layers, err := targetLayers(u, name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{Name: name, Config: cfg, BaseFingerprint: Fingerprint(u), u: u, params: unet.NewParams(u.Params.Dtype)}
+	rng := rand.New(rand.NewPCG(seed, 0x6c6f7261))
+	for _, l := range layers {
+		a := &Adapter{Layer: l, Scale: cfg.Alpha / float64(cfg.Rank), Weight: 1, set: s}
+		a.Down = s.params.New(downName(l.Name, name), []int{l.In, cfg.Rank}, unet.InitUniform, l.In, 1, rng)
+		a.Up = s.params.New(upName(l.Name, name), []int{cfg.Rank, l.Out}, unet.InitZeros, 0, 1, rng)
+		s.Adapters = append(s.Adapters, a)
+	}
+	return s, nil
+}
+
+func downName(layer, set string) string { return layer + ".lora." + set + ".down" }
+func upName(layer, set string) string   { return layer + ".lora." + set + ".up" }
+
+// targetLayers checks cfg and the set's name and returns the layers of u
+// the set adapts, in name order.
+func targetLayers(u *unet.UNet, name string, cfg Config) ([]*unet.Linear, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -139,19 +160,32 @@ func New(u *unet.UNet, name string, cfg Config, seed uint64) (*Set, error) {
 			return nil, fmt.Errorf("lora: target %q matches no layer of the model", t)
 		}
 	}
-	s := &Set{Name: name, Config: cfg, BaseFingerprint: Fingerprint(u), u: u, params: unet.NewParams(u.Params.Dtype)}
-	rng := rand.New(rand.NewPCG(seed, 0x6c6f7261))
+	var out []*unet.Linear
 	for _, n := range names {
-		if !chosen[n] {
-			continue
+		if chosen[n] {
+			out = append(out, linears[n])
 		}
-		l := linears[n]
-		a := &Adapter{Layer: l, Scale: cfg.Alpha / float64(cfg.Rank), Weight: 1, set: s}
-		a.Down = s.params.New(n+".lora."+name+".down", []int{l.In, cfg.Rank}, unet.InitUniform, l.In, 1, rng)
-		a.Up = s.params.New(n+".lora."+name+".up", []int{cfg.Rank, l.Out}, unet.InitZeros, 0, 1, rng)
-		s.Adapters = append(s.Adapters, a)
 	}
-	return s, nil
+	return out, nil
+}
+
+// shapes lists the tensors a file of a set called name with cfg must hold
+// for u (no data), without making the set: Load compares them with the
+// file before it allocates anything.
+func shapes(u *unet.UNet, name string, cfg Config) ([]unet.Tensor, error) {
+	layers, err := targetLayers(u, name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var ts []unet.Tensor
+	for _, l := range layers {
+		ts = append(ts, unet.Tensor{Name: downName(l.Name, name), Shape: []int{l.In, cfg.Rank}},
+			unet.Tensor{Name: upName(l.Name, name), Shape: []int{cfg.Rank, l.Out}})
+	}
+	if n := len(cfg.Tokens); n > 0 {
+		ts = append(ts, unet.Tensor{Name: tokensTensor(name), Shape: []int{n, u.Config.ContextDim}})
+	}
+	return ts, nil
 }
 
 // Model is the UNet the set belongs to.
@@ -282,12 +316,18 @@ func addInto(p *unet.Param, d []float64, sign float64) {
 // AddTokens adds the set's new prompt tokens (Config.Tokens) to vocab and
 // returns their ids. For a loaded set it also writes the saved embedding
 // rows into the model's token table at those ids. Call it before training
-// a set with tokens and before Save.
+// a set with tokens and before Save. A token vocab holds already (a class
+// of the base or of another adapter) is an error: its embedding would be
+// overwritten, whatever the adapter's weight. Calling it again with the
+// vocabulary it filled is allowed.
 func (s *Set) AddTokens(vocab *unet.Vocab) ([]int, error) {
 	c := s.u.Config
 	ids := make([]int, len(s.Config.Tokens))
 	for i, t := range s.Config.Tokens {
-		id, _ := vocab.Add(t)
+		id, added := vocab.Add(t)
+		if !added && !(len(s.tokenIDs) == len(ids) && s.tokenIDs[i] == id) {
+			return nil, fmt.Errorf("lora: %s: new token %q is already a prompt word of the model (another class or adapter): it would overwrite that word's embedding; rename the adapter's class", s.Name, t)
+		}
 		if id >= c.VocabCap {
 			return nil, fmt.Errorf("lora: %s: token %q gets id %d, but the model's token table has %d rows", s.Name, t, id, c.VocabCap)
 		}

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -77,7 +80,12 @@ func Save(dir string, f *Folder, weights map[string][]float32) error {
 			ts[i].Data = w
 		}
 	}
-	if err := safetensors.Save(filepath.Join(dir, WeightsFile), ts, m.Meta); err != nil {
+	meta := maps.Clone(m.Meta)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	meta[metaRows] = fmt.Sprint(m.UNet.Config.Rows)
+	if err := safetensors.Save(filepath.Join(dir, WeightsFile), ts, meta); err != nil {
 		return err
 	}
 	if f.Profile != nil {
@@ -143,7 +151,7 @@ func loadFS(fsys fs.FS, dir, name string) (*Folder, error) {
 	}
 	f := &Folder{Model: m}
 	read := func(file string) ([]byte, error) {
-		b, err := fs.ReadFile(fsys, path.Join(dir, file))
+		b, err := readFile(fsys, dir, file, maxExtraJSON)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
@@ -192,12 +200,53 @@ func loadFS(fsys fs.FS, dir, name string) (*Folder, error) {
 	return f, nil
 }
 
-// loadModel reads the model's four files.
+// Size limits of the JSON files of a model folder: a larger file is refused
+// before it is read, so that a hostile folder cannot make Load allocate for
+// it (config, vocabulary and schedule are a few kB; a profile or a record
+// of a long run a few MB).
+const (
+	maxModelJSON = 4 << 20  // config.json, vocab.json, scheduler.json
+	maxExtraJSON = 64 << 20 // profile.json, train.json
+)
+
+// metaRows is the weights-file metadata key recording the rows (packets
+// per flow) the model was trained on: Load refuses a config.json that asks
+// for another number.
+const metaRows = "rows"
+
+// readFile reads dir/file of fsys, refusing one of more than limit bytes.
+func readFile(fsys fs.FS, dir, file string, limit int64) ([]byte, error) {
+	f, err := fsys.Open(path.Join(dir, file))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over the %d MB a model folder's %s may have", file, limit>>20, file)
+	}
+	return b, nil
+}
+
+// loadModel reads the model's four files. Everything the config asks for is
+// checked before the model is built: its bounds (unet.Config.Validate), the
+// vocabulary against the token table, and the parameters' shapes
+// (unet.Shapes) against the header of the weights file, so that a hostile
+// config.json is refused before any memory is allocated for it.
 func loadModel(fsys fs.FS, dir, name string) (*unet.Model, error) {
+	fail := func(file string, err error) error {
+		if file == "" {
+			return fmt.Errorf("models: model %s: %w", name, err)
+		}
+		return fmt.Errorf("models: model %s: %s: %w", name, file, err)
+	}
 	read := func(f string) ([]byte, error) {
-		b, err := fs.ReadFile(fsys, path.Join(dir, f))
+		b, err := readFile(fsys, dir, f, maxModelJSON)
 		if err != nil {
-			return nil, fmt.Errorf("models: model %s: %w", name, err)
+			return nil, fail("", err)
 		}
 		return b, nil
 	}
@@ -207,43 +256,83 @@ func loadModel(fsys fs.FS, dir, name string) (*unet.Model, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("models: model %s: %s: %w", name, ConfigFile, err)
+		return nil, fail(ConfigFile, err)
 	}
-	u, err := unet.New(cfg, tensor.Float32)
-	if err != nil {
-		return nil, fmt.Errorf("models: model %s: %w", name, err)
+	if err := cfg.Validate(); err != nil {
+		return nil, fail(ConfigFile, err)
 	}
-	m := &unet.Model{UNet: u, Vocab: &unet.Vocab{}}
+	m := &unet.Model{Vocab: &unet.Vocab{}}
 	if b, err = read(VocabFile); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(b, m.Vocab); err != nil {
-		return nil, fmt.Errorf("models: model %s: %s: %w", name, VocabFile, err)
+		return nil, fail(VocabFile, err)
 	}
 	if m.Vocab.Len() > cfg.VocabCap {
-		return nil, fmt.Errorf("models: model %s: %d tokens exceed the table of %d", name, m.Vocab.Len(), cfg.VocabCap)
+		return nil, fail("", fmt.Errorf("%d tokens exceed the table of %d", m.Vocab.Len(), cfg.VocabCap))
 	}
 	if b, err = read(NoiseFile); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(b, &m.Noise); err != nil {
-		return nil, fmt.Errorf("models: model %s: %s: %w", name, NoiseFile, err)
+		return nil, fail(NoiseFile, err)
 	}
 	if err := m.Noise.Validate(); err != nil {
-		return nil, fmt.Errorf("models: model %s: %s: %w", name, NoiseFile, err)
+		return nil, fail(NoiseFile, err)
 	}
-	f, err := fsys.Open(path.Join(dir, WeightsFile))
+	weights := filepath.Join(name, WeightsFile)
+	open := func() (fs.File, error) {
+		f, err := fsys.Open(path.Join(dir, WeightsFile))
+		if err != nil {
+			return nil, fail("", err)
+		}
+		return f, nil
+	}
+	f, err := open()
 	if err != nil {
-		return nil, fmt.Errorf("models: model %s: %w", name, err)
+		return nil, err
+	}
+	head, meta, err := safetensors.ReadHeader(f, weights)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	shapes, err := unet.Shapes(cfg)
+	if err != nil {
+		return nil, fail(ConfigFile, err)
+	}
+	if err := unet.CheckTensors(head, shapes); err != nil {
+		return nil, fail("", fmt.Errorf("%s does not fit %s: %w", WeightsFile, ConfigFile, err))
+	}
+	if r, ok := meta[metaRows]; ok && r != fmt.Sprint(cfg.Rows) {
+		return nil, fail(ConfigFile, fmt.Errorf("rows %d, but the weights were trained on flows of %s packets", cfg.Rows, r))
+	}
+	u, err := unet.New(cfg, tensor.Float32)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	m.UNet = u
+	if f, err = open(); err != nil {
+		return nil, err
 	}
 	defer f.Close()
-	ts, meta, err := safetensors.Read(f, filepath.Join(name, WeightsFile))
+	ts, meta, err := safetensors.Read(f, weights)
 	if err != nil {
 		return nil, err
 	}
 	m.Meta = meta
+	if cs := meta["classes"]; cs != "" {
+		for _, c := range strings.Split(cs, ",") {
+			if _, err := unet.NormalizeToken(c); err != nil {
+				return nil, fail(WeightsFile, fmt.Errorf("class %q: %w", c, err))
+			}
+		}
+	}
 	if err := unet.LoadWeights(u.Params, ts); err != nil {
-		return nil, fmt.Errorf("models: model %s: %w", name, err)
+		return nil, fail("", err)
+	}
+	if err := unet.CheckFinite(ts); err != nil {
+		return nil, fail(WeightsFile, err)
 	}
 	return m, nil
 }

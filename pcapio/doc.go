@@ -32,8 +32,10 @@
 // Malformed input gives a *FormatError naming the file and the byte offset
 // of the record or block at fault; truncated input wraps
 // io.ErrUnexpectedEOF. Lengths are checked before anything is allocated: a
-// record may hold at most MaxCapLen bytes and no more than the file's
-// snaplen.
+// record may hold at most MaxCapLen bytes. A record longer than the file's
+// snaplen breaks the format's rule but is read whole, as libpcap and tshark
+// read it, and counted (Reader.OverSnaplen, Stats.OverSnaplen) so that a
+// command can warn.
 //
 // # Writing
 //

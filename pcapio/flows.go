@@ -112,12 +112,16 @@ type Stats struct {
 	Fragments int
 	Dropped   int // packets beyond FlowOptions.MaxPackets
 	Flows     int // flows made
+	// OverSnaplen counts records longer than their file's snaplen, read
+	// whole (see Reader.OverSnaplen).
+	OverSnaplen int
 }
 
 func (s *Stats) add(o Stats) {
 	s.Packets += o.Packets
 	s.Flowed += o.Flowed
 	s.Skipped += o.Skipped
+	s.OverSnaplen += o.OverSnaplen
 	s.Dropped += o.Dropped
 	s.Fragments += o.Fragments
 	s.Flows += o.Flows
@@ -219,6 +223,7 @@ func Assemble(r *Reader, opts FlowOptions) ([]*Flow, Stats, error) {
 	}
 	sort.SliceStable(flows, func(i, j int) bool { return flows[i].First().Before(flows[j].First()) })
 	st.Flows = len(flows)
+	st.OverSnaplen = r.OverSnaplen()
 	return flows, st, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 	"time"
@@ -116,7 +117,15 @@ type Reader struct {
 
 	hdr [32]byte
 	buf []byte
+
+	overSnaplen int // records longer than their snaplen, read whole
 }
+
+// OverSnaplen is the number of records read so far that are longer than
+// the snaplen of their file (pcap) or interface (pcapng). Such files
+// break the format's rule, but libpcap and tshark read the records whole,
+// and so does Reader; a command may warn about them.
+func (r *Reader) OverSnaplen() int { return r.overSnaplen }
 
 // NewReader reads the file header from r and returns a Reader for the
 // packets that follow. The format (pcap in either byte order, with
@@ -289,7 +298,7 @@ func (r *Reader) nextPcap() (Packet, error) {
 		return Packet{}, r.errf(start, nil, "record length %d exceeds the %d-byte limit", caplen, MaxCapLen)
 	}
 	if r.snaplen != 0 && caplen > r.snaplen {
-		return Packet{}, r.errf(start, nil, "record length %d exceeds snaplen %d", caplen, r.snaplen)
+		r.overSnaplen++
 	}
 	data := r.grow(int(caplen))
 	if err := r.read(data); err != nil {
@@ -510,8 +519,9 @@ func (r *Reader) addInterface(start int64, body []byte) error {
 	return nil
 }
 
-// time converts a pcapng timestamp in units of ifc's resolution.
-func (ifc *iface) time(ts uint64) time.Time {
+// time converts a pcapng timestamp in units of ifc's resolution; ok is
+// false when its seconds plus if_tsoffset overflow.
+func (ifc *iface) time(ts uint64) (t time.Time, ok bool) {
 	var sec, ns uint64
 	if ifc.pow10 {
 		sec = ts / ifc.div
@@ -537,7 +547,11 @@ func (ifc *iface) time(ts uint64) time.Time {
 			ns = lo>>ifc.exp | hi<<(64-ifc.exp)
 		}
 	}
-	return time.Unix(int64(sec)+ifc.offset, int64(ns))
+	// sec + offset must fit an int64 (sec >= 0, so only a positive offset overflows)
+	if sec > math.MaxInt64 || ifc.offset > 0 && int64(sec) > math.MaxInt64-ifc.offset {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(sec)+ifc.offset, int64(ns)), true
 }
 
 // packetBlock decodes an EPB, SPB or OPB body (without the block type,
@@ -583,6 +597,8 @@ func (r *Reader) packetBlock(start int64, typ uint32, body []byte) (Packet, erro
 	ifc := &r.ifaces[id]
 	if typ == blockSPB && ifc.snaplen != 0 && caplen > ifc.snaplen {
 		caplen = ifc.snaplen
+	} else if ifc.snaplen != 0 && caplen > ifc.snaplen {
+		r.overSnaplen++
 	}
 	if caplen > MaxCapLen {
 		return Packet{}, r.errf(start, nil, "record length %d exceeds the %d-byte limit", caplen, MaxCapLen)
@@ -595,7 +611,10 @@ func (r *Reader) packetBlock(start int64, typ uint32, body []byte) (Packet, erro
 		Offset:    start,
 	}
 	if hasTime {
-		p.Time = ifc.time(ts)
+		var ok bool
+		if p.Time, ok = ifc.time(ts); !ok {
+			return Packet{}, r.errf(start, nil, "pcapng timestamp %d (if_tsoffset %d s) is out of range", ts, ifc.offset)
+		}
 	}
 	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -553,8 +554,7 @@ func TestCorrupt(t *testing.T) {
 		want string
 	}{
 		{"bad magic", mod(pcapFull, func(b []byte) { copy(b, "GIF8") }), "offset 0: unknown magic number 0x47494638"},
-		{"caplen over snaplen", mod(pcapFull, func(b []byte) { L.PutUint32(b[16:], 64) }), "offset 24: record length 95 exceeds snaplen 64"},
-		{"second record", mod(pcapFull, func(b []byte) { L.PutUint32(b[first+8:], 70000) }), fmt.Sprintf("offset %d: record length 70000 exceeds snaplen 256", first)},
+		{"second record", mod(pcapFull, func(b []byte) { L.PutUint32(b[first+8:], 270000) }), fmt.Sprintf("offset %d: record length 270000 exceeds the 262144-byte limit", first)},
 		{"huge caplen", mod(pcapFull, func(b []byte) { L.PutUint32(b[16:], 0); L.PutUint32(b[24+8:], 0xfffffff0) }), "offset 24: record length 4294967280 exceeds the 262144-byte limit"},
 		{"pcap version", mod(pcapFull, func(b []byte) { L.PutUint16(b[4:], 3) }), "offset 0: unsupported pcap version 3.4"},
 		{"ng length not multiple of 4", mod(ngFile, func(b []byte) { L.PutUint32(b[idb+4:], uint32(idbLen+2)) }), fmt.Sprintf("offset %d: pcapng block length %d is not a multiple of 4", idb, idbLen+2)},
@@ -623,5 +623,79 @@ func TestReaderZeroAlloc(t *testing.T) {
 		if allocs > 0.05 {
 			t.Errorf("%s: %.2f allocations per packet", path, allocs)
 		}
+	}
+}
+
+// TestOverSnaplen: records longer than the file's snaplen (zeek's
+// krb/smb2_krb.pcap, trunc/trunc-hdr.pcap) are read whole, as libpcap and
+// tshark read them, and counted (issue 17, item 7).
+func TestOverSnaplen(t *testing.T) {
+	b, err := os.ReadFile("../testdata/captures/dns-200.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append([]byte(nil), b...)
+	binary.LittleEndian.PutUint32(b[16:], 64) // snaplen 64
+	want := 0
+	for o := 24; o < len(b); {
+		n := int(binary.LittleEndian.Uint32(b[o+8:]))
+		if n > 64 {
+			want++
+		}
+		o += 16 + n
+	}
+	path := filepath.Join(t.TempDir(), "short-snaplen.pcap")
+	os.WriteFile(path, b, 0o644)
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := r.ReadAll()
+	r.Close()
+	if err != nil || len(ps) != 200 || want == 0 || r.OverSnaplen() != want {
+		t.Fatalf("%d packets, %d over the snaplen (want %d): %v", len(ps), r.OverSnaplen(), want, err)
+	}
+	_, st, err := AssembleFile(path, FlowOptions{})
+	if err != nil || st.OverSnaplen != want || st.Packets != 200 {
+		t.Fatalf("stats %+v: %v", st, err)
+	}
+
+	n := &ng{o: binary.LittleEndian}
+	n.shb()
+	n.idb(t2t.LinkEthernet, 16, -1, 0)
+	n.epb(0, 1e6, make([]byte, 40), 40)
+	r, err = NewReader(bytes.NewReader(n.b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := r.ReadAll(); err != nil || len(ps) != 1 || len(ps[0].Data) != 40 || r.OverSnaplen() != 1 {
+		t.Fatalf("pcapng packet over its interface's snaplen: %v", err)
+	}
+}
+
+// TestTSOffsetOverflow: an if_tsoffset that overflows the seconds is an
+// error, not a time with negative seconds (issue 17, item 12).
+func TestTSOffsetOverflow(t *testing.T) {
+	for _, off := range []int64{math.MaxInt64, math.MaxInt64 - 10} {
+		n := &ng{o: binary.LittleEndian}
+		n.shb()
+		n.idb(t2t.LinkEthernet, 0, 0, off) // resolution 1 s
+		n.epb(0, 1000, make([]byte, 40), 40)
+		r, err := NewReader(bytes.NewReader(n.b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := r.ReadAll()
+		if err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("if_tsoffset %d: %v, times %v", off, err, ps)
+		}
+	}
+	n := &ng{o: binary.LittleEndian}
+	n.shb()
+	n.idb(t2t.LinkEthernet, 0, 0, -100)
+	n.epb(0, 1000, make([]byte, 40), 40)
+	r, _ := NewReader(bytes.NewReader(n.b))
+	if ps, err := r.ReadAll(); err != nil || ps[0].Time.Unix() != 900 {
+		t.Errorf("negative if_tsoffset: %v", err)
 	}
 }

@@ -54,6 +54,13 @@ func AttachAdapter(m *unet.Model, prof *repair.Profile, spec string) (*lora.Set,
 	if _, err := s.AddTokens(m.Vocab); err != nil {
 		return nil, nil, err
 	}
+	if cs := s.Extra[ExtraClasses]; cs != "" {
+		for _, c := range strings.Split(cs, ",") {
+			if _, err := unet.NormalizeToken(c); err != nil {
+				return nil, nil, fmt.Errorf("pipeline: adapter %s: class %q: %w", path, c, err)
+			}
+		}
+	}
 	s.SetWeight(w)
 	if err := s.Attach(); err != nil {
 		return nil, nil, err

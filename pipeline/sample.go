@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"t2t"
@@ -68,6 +69,9 @@ func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise samp
 	c := p.Base().Config
 	if opt.N < 1 || opt.Steps < 1 {
 		return nil, fmt.Errorf("pipeline: sample: n %d and steps %d must be positive", opt.N, opt.Steps)
+	}
+	if math.IsNaN(opt.Guidance) || math.IsInf(opt.Guidance, 0) {
+		return nil, fmt.Errorf("pipeline: sample: guidance %g is not a finite number", opt.Guidance)
 	}
 	toks, err := vocab.Tokenize(prompt, c.MaxTokens, false)
 	if err != nil {
@@ -143,7 +147,7 @@ func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise samp
 		for i := 0; i < b; i++ {
 			m, err := t2t.MatrixFromRowPlanes(x[i*c.InputSize():(i+1)*c.InputSize()], c.Rows, l)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("pipeline: sample: the model's output is not a number (%w): its weights, or a scale or guidance, are out of range", err)
 			}
 			out = append(out, m)
 		}

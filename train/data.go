@@ -58,7 +58,7 @@ func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt Prepare
 			return nil, err
 		}
 		if vocab.Len() > cfg.VocabCap {
-			return nil, fmt.Errorf("train: %d classes need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+			return nil, fmt.Errorf("train: %d classes need %d tokens, the model's table holds %d (size it with unet.Config.FitVocab(train.TokensNeeded(...)))", len(ds.Classes), vocab.Len(), cfg.VocabCap)
 		}
 	} else {
 		prompts = map[string][][]int{}
@@ -79,7 +79,7 @@ func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt Prepare
 			return nil, err
 		}
 		if vocab.Len() > cfg.VocabCap {
-			return nil, fmt.Errorf("train: %d classes and the transport words need %d tokens, the model's table holds %d", len(ds.Classes), vocab.Len(), cfg.VocabCap)
+			return nil, fmt.Errorf("train: %d classes and the transport words need %d tokens, the model's table holds %d (size it with unet.Config.FitVocab(train.TokensNeeded(...)))", len(ds.Classes), vocab.Len(), cfg.VocabCap)
 		}
 	}
 	return &Data{Examples: ex, Counts: counts}, nil
@@ -87,17 +87,23 @@ func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt Prepare
 
 // ClassPrompts returns, for each class of a data set, the prompts it is
 // trained with: its name and the alias type-<i> (i its index in classes),
-// adding both tokens to vocab.
+// adding both tokens to vocab. A class whose name is no valid class token
+// (unet.ClassToken: a reserved word, an alias, a path), or the same token
+// as another class or a word vocab holds already ("DNS" and "dns"), is an
+// error: the two would share one embedding.
 func ClassPrompts(classes []string, vocab *unet.Vocab, maxTokens int) (map[string][][]int, error) {
 	out := map[string][][]int{}
 	for i, c := range classes {
-		name, err := unet.NormalizeToken(c)
+		name, err := unet.ClassToken(c)
 		if err != nil {
 			return nil, fmt.Errorf("train: class %q cannot be a prompt token: %w", c, err)
 		}
 		alias := fmt.Sprintf("type-%d", i)
-		vocab.Add(name)
-		vocab.Add(alias)
+		for _, w := range []string{name, alias} {
+			if _, added := vocab.Add(w); !added {
+				return nil, fmt.Errorf("train: class %q: prompt word %q is already taken (by another class or the vocabulary); rename the class", c, w)
+			}
+		}
 		for _, p := range []string{name, alias} {
 			ids, err := vocab.Tokenize(p, maxTokens, false)
 			if err != nil {
@@ -107,6 +113,19 @@ func ClassPrompts(classes []string, vocab *unet.Vocab, maxTokens int) (map[strin
 		}
 	}
 	return out, nil
+}
+
+// TokensNeeded is the size of the vocabulary base training makes for a
+// data set of classes classes (ClassPrompts: the two special tokens, a
+// name and an alias per class; AddTransportPrompts: the TransportWords
+// when transport): a model's token table must hold it (see
+// unet.Config.FitVocab).
+func TokensNeeded(classes int, transport bool) int {
+	n := 2 + 2*classes
+	if transport {
+		n += len(unet.TransportWords)
+	}
+	return n
 }
 
 // Flow is a flow as training sees it: its matrix (pcapio.Flow.Matrix) and
@@ -152,8 +171,9 @@ func Examples(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, m
 			if f.Matrix.Rows < max(minPackets, 1) {
 				continue
 			}
-			x := f.Matrix.AppendRowPlanes(make([]float32, 0, cfg.InputSize()), cfg.Rows)
-			ex = append(ex, Example{X: x, Prompts: prompts[c], Transport: f.Transport})
+			// the matrix (cut to cfg.Rows by Matrices), not its float planes:
+			// the Trainer lays it out when it draws it
+			ex = append(ex, Example{Matrix: f.Matrix, Prompts: prompts[c], Transport: f.Transport})
 			counts[c]++
 		}
 	}
@@ -167,10 +187,22 @@ func Examples(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, m
 // prompt has no room left for the word.
 func AddTransportPrompts(ex []Example, vocab *unet.Vocab, maxTokens int) error {
 	ids := map[string]int{}
+	word := map[int]string{} // transport word by id
 	for _, w := range unet.TransportWords {
 		ids[w], _ = vocab.Add(w)
+		word[ids[w]] = w
 	}
 	for i := range ex {
+		// a class named like a transport word shares its token: only
+		// flows of that transport may carry it
+		for _, p := range ex[i].Prompts {
+			if len(p) == 0 {
+				continue
+			}
+			if w, ok := word[p[0]]; ok && ex[i].Transport != w {
+				return fmt.Errorf("train: example %d: a class is named %q, the transport word, but this flow of it is %s: rename the class (e.g. %s-class)", i, w, orUnknown(ex[i].Transport), w)
+			}
+		}
 		id, ok := ids[ex[i].Transport]
 		if !ok {
 			continue
@@ -193,4 +225,11 @@ func AddTransportPrompts(ex []Example, vocab *unet.Vocab, maxTokens int) error {
 		}
 	}
 	return nil
+}
+
+func orUnknown(transport string) string {
+	if transport == "" {
+		return "of no known transport"
+	}
+	return transport
 }

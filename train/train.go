@@ -1,21 +1,28 @@
 package train
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"t2t/internal/safetensors"
-	"t2t/unet"
+	"slices"
+	"strings"
 	"time"
 
 	G "gorgonia.org/gorgonia"
 
+	"t2t"
+	"t2t/internal/safetensors"
 	"t2t/sampler"
+	"t2t/unet"
 )
 
 // Config drives the training loop. It round-trips through JSON and is
@@ -75,10 +82,15 @@ func (c Config) Validate() error {
 	return c.Noise.Validate()
 }
 
-// Example is one training sample: a flow image in the model's input layout
-// (Config.InputSize values in [-1,1], see t2t.Matrix.AppendRowPlanes) and the prompts it may be
-// trained with (each MaxTokens ids; one is drawn per use).
+// Example is one training sample: a flow image and the prompts it may be
+// trained with (each MaxTokens ids; one is drawn per use). The image is
+// Matrix, the flow's ternary cells (one byte each), which the Trainer lays
+// out as the model's input when it draws the example
+// (t2t.Matrix.AppendRowPlanes over the model's Rows: a flow of 32 packets
+// is 35 kB instead of 418 kB of float planes), or, when Matrix is nil, X,
+// the input itself (Config.InputSize values in [-1,1]).
 type Example struct {
+	Matrix  *t2t.Matrix
 	X       []float32
 	Prompts [][]int
 	// Control is the example's control image, for training a Controlled
@@ -88,6 +100,15 @@ type Example struct {
 	// "icmp"; "" if unknown), set by DatasetExamples; AddTransportPrompts
 	// uses it.
 	Transport string
+}
+
+// Input returns the example in the model's input layout over rows rows:
+// X, or Matrix appended to dst[:0] (see Example).
+func (e *Example) Input(dst []float32, rows int) []float32 {
+	if e.Matrix == nil {
+		return e.X
+	}
+	return e.Matrix.AppendRowPlanes(dst[:0], rows)
 }
 
 // Progress is reported after every step.
@@ -128,6 +149,7 @@ type Trainer struct {
 	nodes  []*G.Node     // their nodes
 	m, v   [][]float32
 	ema    [][]float32
+	input  []float32 // the example being drawn, in the model's layout
 }
 
 // NewTrainer prepares a trainer; it compiles the training graph.
@@ -140,7 +162,10 @@ func NewTrainer(p unet.Predictor, cfg Config, data []Example) (*Trainer, error) 
 	}
 	c := p.Base().Config
 	for i, e := range data {
-		if len(e.X) != c.InputSize() {
+		switch {
+		case e.Matrix != nil && (e.Matrix.Cols != c.Cols || len(e.Matrix.Bits) != e.Matrix.Rows*e.Matrix.Cols):
+			return nil, fmt.Errorf("train: example %d is a matrix of %d columns, model wants %d", i, e.Matrix.Cols, c.Cols)
+		case e.Matrix == nil && len(e.X) != c.InputSize():
 			return nil, fmt.Errorf("train: example %d has %d values, model wants %d", i, len(e.X), c.InputSize())
 		}
 		if len(e.Prompts) == 0 {
@@ -213,18 +238,19 @@ func (t *Trainer) batch(x, target, ctl []float32, ts, tokens []int) error {
 	T := t.Config.Noise.NumTrainTimesteps
 	noise := make([]float32, n)
 	for b := 0; b < t.Config.Batch; b++ {
-		e := t.Data[t.rng.IntN(len(t.Data))]
+		e := &t.Data[t.rng.IntN(len(t.Data))]
 		copy(ctl[b*cn:(b+1)*cn], e.Control)
 		ts[b] = t.rng.IntN(T)
 		for i := range noise {
 			noise[i] = float32(t.rng.NormFloat64())
 		}
-		xt, err := t.sched.AddNoise(e.X, noise, ts[b])
+		t.input = e.Input(t.input, c.Rows)
+		xt, err := t.sched.AddNoise(t.input, noise, ts[b])
 		if err != nil {
 			return err
 		}
 		copy(x[b*n:], xt)
-		tg, err := t.sched.Target(e.X, noise, ts[b])
+		tg, err := t.sched.Target(t.input, noise, ts[b])
 		if err != nil {
 			return err
 		}
@@ -393,132 +419,251 @@ func (t *Trainer) UseEMA() {
 	}
 }
 
+// The checkpoint of a training run is one file, Dir/state/checkpoint.safetensors:
+// the trained weights, AdamW's moments and the EMA weights as tensors named
+// "<group>/<parameter>", and in its metadata the format and the state (step,
+// random state, losses, the training config and the model's config). It is
+// written to a temporary file, synced, renamed over the previous one and
+// the folder synced, so that at every moment the folder holds either the
+// previous checkpoint or the new one, whole.
+const (
+	stateDir       = "state"
+	checkpointFile = "checkpoint.safetensors"
+	checkpointTmp  = checkpointFile + ".tmp" // what safetensors.Save writes first
+	stateFormat    = "t2t-train-state/1"
+	metaState      = "state"
+)
+
+// checkpoint groups: the tensors of each are named "<group>/<parameter>".
+var groups = []string{"weights", "adam_m", "adam_v", "ema"}
+
 type trainState struct {
-	Step   int       `json:"step"`
-	RNG    []byte    `json:"rng"`
-	Losses []float64 `json:"losses"`
-	Config Config    `json:"config"`
+	Step   int         `json:"step"`
+	RNG    []byte      `json:"rng"`
+	Losses []float64   `json:"losses"`
+	Config Config      `json:"config"`
+	Model  unet.Config `json:"model"` // the config of the predictor's base model
 }
 
 // Save writes a checkpoint to Dir/state: the trained weights, AdamW's
-// moments, the EMA weights, the step, the random state and the losses. The
-// previous checkpoint is replaced only once the new one is complete.
+// moments, the EMA weights, the step, the random state, the losses, the
+// training config and the model's config (Resume refuses a checkpoint made
+// for another model). The previous checkpoint is replaced in one rename
+// once the new one is complete and synced: a crash at any moment leaves one
+// whole checkpoint, the previous or the new.
 func (t *Trainer) Save() error {
 	if t.Dir == "" {
 		return errors.New("train: no checkpoint directory")
 	}
-	tmp := filepath.Join(t.Dir, "state.new")
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	dir := filepath.Join(t.Dir, stateDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var w, m, v, e []unet.Tensor
+	var ts []unet.Tensor
 	for i, p := range t.params {
 		s := p.Shape()
-		w = append(w, unet.Tensor{Name: p.Name, Shape: s, Data: p.Float32s()})
-		m = append(m, unet.Tensor{Name: p.Name, Shape: s, Data: t.m[i]})
-		v = append(v, unet.Tensor{Name: p.Name, Shape: s, Data: t.v[i]})
+		data := [][]float32{p.Float32s(), t.m[i], t.v[i], nil}
 		if t.ema != nil {
-			e = append(e, unet.Tensor{Name: p.Name, Shape: s, Data: t.ema[i]})
+			data[3] = t.ema[i]
 		}
-	}
-	for _, f := range []struct {
-		name string
-		ts   []unet.Tensor
-	}{{"weights", w}, {"adam_m", m}, {"adam_v", v}, {"ema", e}} {
-		if f.ts == nil {
-			continue
-		}
-		if err := safetensors.Save(filepath.Join(tmp, f.name+".safetensors"), f.ts, nil); err != nil {
-			return err
+		for k, g := range groups {
+			if data[k] != nil {
+				ts = append(ts, unet.Tensor{Name: g + "/" + p.Name, Shape: s, Data: data[k]})
+			}
 		}
 	}
 	rs, err := t.src.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(trainState{Step: t.Step, RNG: rs, Losses: t.Losses, Config: t.Config})
+	b, err := json.Marshal(trainState{Step: t.Step, RNG: rs, Losses: t.Losses, Config: t.Config, Model: t.Pred.Base().Config})
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "state.json"), b, 0o644); err != nil {
+	meta := map[string]string{unet.FormatKey: stateFormat, metaState: string(b)}
+	if err := safetensors.Save(filepath.Join(dir, checkpointFile), ts, meta); err != nil {
 		return err
 	}
-	cur := filepath.Join(t.Dir, "state")
-	old := filepath.Join(t.Dir, "state.old")
-	os.RemoveAll(old)
-	if _, err := os.Stat(cur); err == nil {
-		if err := os.Rename(cur, old); err != nil {
-			return err
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("train: syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// checkpoint is a checkpoint read and checked, not yet applied.
+type checkpoint struct {
+	state  trainState
+	src    *rand.PCG
+	tensor map[string][]float32 // by "<group>/<parameter>"
+}
+
+// findCheckpoint returns the path of the checkpoint in dir/state, "" when
+// the run has none yet (no state folder, an empty one, or one holding only
+// the temporary file of an interrupted first Save). A state folder holding
+// anything else but no checkpoint is an error: restarting from step 0
+// would throw away a run.
+func findCheckpoint(dir string) (string, error) {
+	sd := filepath.Join(dir, stateDir)
+	entries, err := os.ReadDir(sd)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var other []string
+	for _, e := range entries {
+		switch e.Name() {
+		case checkpointFile:
+			return filepath.Join(sd, checkpointFile), nil
+		case checkpointTmp:
+		default:
+			other = append(other, e.Name())
 		}
 	}
-	if err := os.Rename(tmp, cur); err != nil {
-		return err
+	if len(other) > 0 {
+		return "", fmt.Errorf("train: %s holds no checkpoint (%s) but %s: not a checkpoint folder of this version; move it away to start afresh", sd, checkpointFile, strings.Join(other, ", "))
 	}
-	return os.RemoveAll(old)
+	return "", nil
+}
+
+// readCheckpoint reads and checks the checkpoint in r (name in errors)
+// for a run whose trained parameters have the shapes want, whose model has
+// the config model and which keeps EMA weights when ema.
+func readCheckpoint(r io.Reader, name string, want []unet.Tensor, model unet.Config, ema bool) (*checkpoint, error) {
+	ts, meta, err := safetensors.Read(r, name)
+	if err != nil {
+		return nil, err
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("train: checkpoint %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	if f := meta[unet.FormatKey]; f != stateFormat {
+		return nil, bad("format %q, want %q", f, stateFormat)
+	}
+	c := &checkpoint{src: &rand.PCG{}, tensor: make(map[string][]float32, len(ts))}
+	dec := json.NewDecoder(strings.NewReader(meta[metaState]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c.state); err != nil {
+		return nil, bad("state: %v", err)
+	}
+	st := &c.state
+	if st.Step < 0 || len(st.Losses) != st.Step {
+		return nil, bad("step %d with %d losses", st.Step, len(st.Losses))
+	}
+	if err := c.src.UnmarshalBinary(st.RNG); err != nil {
+		return nil, bad("random state: %v", err)
+	}
+	if d := configDiff(st.Model, model); d != "" {
+		return nil, bad("made for another model: %s", d)
+	}
+	var all []unet.Tensor
+	for _, g := range groups {
+		if g == "ema" && !ema {
+			continue
+		}
+		for _, w := range want {
+			all = append(all, unet.Tensor{Name: g + "/" + w.Name, Shape: w.Shape})
+		}
+	}
+	if err := unet.CheckTensors(ts, all); err != nil {
+		return nil, bad("%v", err)
+	}
+	for _, x := range ts {
+		c.tensor[x.Name] = x.Data
+	}
+	return c, nil
+}
+
+// configDiff lists the fields of the JSON of two model configs that
+// differ ("rows 4, this model 8"); "" when they are the same.
+func configDiff(ckpt, model unet.Config) string {
+	fields := func(c unet.Config) map[string]json.RawMessage {
+		var m map[string]json.RawMessage
+		b, _ := json.Marshal(c)
+		json.Unmarshal(b, &m)
+		return m
+	}
+	a, b := fields(ckpt), fields(model)
+	var diffs []string
+	for _, k := range slices.Sorted(maps.Keys(b)) {
+		if !bytes.Equal(a[k], b[k]) {
+			diffs = append(diffs, fmt.Sprintf("%s %s, this model %s", k, a[k], b[k]))
+		}
+	}
+	return strings.Join(diffs, "; ")
 }
 
 // Resume loads the checkpoint in Dir/state, if there is one, and reports
-// whether it did. Shapes and names must match the trained parameters; the
-// step count may not exceed Config.Steps (raise Steps to train longer).
+// whether it did. The checkpoint must have been made for this model (the
+// same config) and these trained parameters (names and shapes); its step
+// may not exceed Config.Steps (raise Steps to train longer). A state folder
+// that holds no valid checkpoint is an error, not a fresh start. On an
+// error the trainer is left as it was.
 func (t *Trainer) Resume() (bool, error) {
-	dir := filepath.Join(t.Dir, "state")
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+	path, err := findCheckpoint(t.Dir)
+	if err != nil || path == "" {
+		return false, err
 	}
+	f, err := os.Open(path)
 	if err != nil {
 		return false, err
 	}
-	var st trainState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return false, fmt.Errorf("train: %s: %w", filepath.Join(dir, "state.json"), err)
+	defer f.Close()
+	c, err := readCheckpoint(bufio.NewReaderSize(f, 1<<16), path, unet.ParamShapes(t.params), t.Pred.Base().Config, t.ema != nil)
+	if err != nil {
+		return false, err
 	}
-	if st.Step > t.Config.Steps {
-		return false, fmt.Errorf("train: checkpoint at step %d is past the %d steps asked", st.Step, t.Config.Steps)
+	if c.state.Step > t.Config.Steps {
+		return false, fmt.Errorf("train: checkpoint at step %d is past the %d steps asked", c.state.Step, t.Config.Steps)
 	}
-	want := make([]unet.Tensor, len(t.params))
 	for i, p := range t.params {
-		want[i] = unet.Tensor{Name: p.Name, Shape: p.Shape(), Data: p.Float32s()}
-	}
-	load := func(name string, dst [][]float32) error {
-		ts, _, err := safetensors.Load(filepath.Join(dir, name+".safetensors"))
-		if err != nil {
-			return err
-		}
-		if err := unet.CheckTensors(ts, want); err != nil {
-			return fmt.Errorf("train: %s: %w", filepath.Join(dir, name+".safetensors"), err)
-		}
-		byName := map[string][]float32{}
-		for _, x := range ts {
-			byName[x.Name] = x.Data
-		}
-		for i, p := range t.params {
-			copy(dst[i], byName[p.Name])
-		}
-		return nil
-	}
-	ws := make([][]float32, len(t.params))
-	for i, p := range t.params {
-		ws[i] = p.Float32s()
-	}
-	if err := load("weights", ws); err != nil {
-		return false, err
-	}
-	if err := load("adam_m", t.m); err != nil {
-		return false, err
-	}
-	if err := load("adam_v", t.v); err != nil {
-		return false, err
-	}
-	if t.ema != nil {
-		if err := load("ema", t.ema); err != nil {
-			return false, err
+		copy(p.Float32s(), c.tensor["weights/"+p.Name])
+		copy(t.m[i], c.tensor["adam_m/"+p.Name])
+		copy(t.v[i], c.tensor["adam_v/"+p.Name])
+		if t.ema != nil {
+			copy(t.ema[i], c.tensor["ema/"+p.Name])
 		}
 	}
-	if err := t.src.UnmarshalBinary(st.RNG); err != nil {
-		return false, err
-	}
-	t.Step, t.Losses = st.Step, st.Losses
+	*t.src = *c.src
+	t.Step, t.Losses = c.state.Step, c.state.Losses
 	return true, nil
+}
+
+// CheckpointConfig returns the model config of the checkpoint of the
+// training run in dir (Dir of its Trainer), reading only the checkpoint's
+// header; ok is false when the run has no checkpoint yet. A command that
+// resumes a run builds its model from it, so that the checkpoint fits.
+func CheckpointConfig(dir string) (cfg unet.Config, ok bool, err error) {
+	path, err := findCheckpoint(dir)
+	if err != nil || path == "" {
+		return cfg, false, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return cfg, false, err
+	}
+	defer f.Close()
+	_, meta, err := safetensors.ReadHeader(bufio.NewReader(f), path)
+	if err != nil {
+		return cfg, false, err
+	}
+	var st trainState
+	if meta[unet.FormatKey] != stateFormat || json.Unmarshal([]byte(meta[metaState]), &st) != nil {
+		return cfg, false, fmt.Errorf("train: checkpoint %s: no state of format %q", path, stateFormat)
+	}
+	if err := st.Model.Validate(); err != nil {
+		return cfg, false, fmt.Errorf("train: checkpoint %s: %w", path, err)
+	}
+	return st.Model, true, nil
 }

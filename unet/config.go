@@ -84,6 +84,23 @@ func Preset(name string) (Config, error) {
 	return Config{}, fmt.Errorf("unet: unknown config %q (want tiny, small or base)", name)
 }
 
+// Bounds Validate puts on a config, far above the presets (Base has 64 rows,
+// 4 levels of at most 512 channels and 256 token rows), so that a config.json
+// from someone else cannot make New ask for more memory than a machine has: a
+// model folder's weights file is checked against the shapes the config
+// implies (Shapes) before anything is allocated, and these bounds keep that
+// check itself small.
+const (
+	MaxRows      = 1024    // packets per flow
+	MaxLevels    = 8       // len(Channels)
+	MaxChannels  = 8192    // channels per level
+	MaxResBlocks = 16      // ResBlocks per level
+	MaxHeads     = 256     // attention heads
+	MaxDim       = 16384   // TimeDim, EmbedDim, ContextDim
+	MaxPrompt    = 256     // MaxTokens
+	MaxVocabCap  = 1 << 16 // VocabCap
+)
+
 // Validate says what is wrong with a config.
 func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
@@ -99,33 +116,56 @@ func (c Config) Validate() error {
 	if c.Patch != "row" {
 		return bad("patch", "%q: only \"row\" is built", c.Patch)
 	}
-	if len(c.Channels) == 0 {
-		return bad("channels", "none")
+	if len(c.Channels) == 0 || len(c.Channels) > MaxLevels {
+		return bad("channels", "%d levels, want 1 to %d", len(c.Channels), MaxLevels)
 	}
-	if c.Rows <= 0 || c.Rows%(1<<(len(c.Channels)-1)) != 0 {
-		return bad("rows", "%d must be a positive multiple of %d for %d levels", c.Rows, 1<<(len(c.Channels)-1), len(c.Channels))
+	if c.Rows <= 0 || c.Rows > MaxRows || c.Rows%(1<<(len(c.Channels)-1)) != 0 {
+		return bad("rows", "%d must be a positive multiple of %d for %d levels, at most %d", c.Rows, 1<<(len(c.Channels)-1), len(c.Channels), MaxRows)
 	}
 	if len(c.Attn) != len(c.Channels) {
 		return bad("attn", "%d entries for %d levels", len(c.Attn), len(c.Channels))
 	}
+	if c.Groups < 1 || c.Groups > MaxChannels {
+		return bad("groups", "%d, want 1 to %d", c.Groups, MaxChannels)
+	}
+	if c.Heads < 1 || c.Heads > MaxHeads {
+		return bad("heads", "%d, want 1 to %d", c.Heads, MaxHeads)
+	}
 	for i, ch := range c.Channels {
-		if ch <= 0 || ch%c.Groups != 0 || ch%c.Heads != 0 {
-			return bad("channels", "level %d: %d must be a positive multiple of groups %d and heads %d", i, ch, c.Groups, c.Heads)
+		if ch <= 0 || ch > MaxChannels || ch%c.Groups != 0 || ch%c.Heads != 0 {
+			return bad("channels", "level %d: %d must be a positive multiple of groups %d and heads %d, at most %d", i, ch, c.Groups, c.Heads, MaxChannels)
 		}
 	}
-	if c.ResBlocks < 1 {
-		return bad("res_blocks", "%d, want at least 1", c.ResBlocks)
+	if c.ResBlocks < 1 || c.ResBlocks > MaxResBlocks {
+		return bad("res_blocks", "%d, want 1 to %d", c.ResBlocks, MaxResBlocks)
 	}
-	if c.TimeDim < 2 || c.TimeDim%2 != 0 {
-		return bad("time_dim", "%d must be even and positive", c.TimeDim)
+	if c.TimeDim < 2 || c.TimeDim%2 != 0 || c.TimeDim > MaxDim {
+		return bad("time_dim", "%d must be even and positive, at most %d", c.TimeDim, MaxDim)
 	}
-	if c.EmbedDim < 1 || c.ContextDim < 1 || c.MaxTokens < 1 {
-		return bad("embed_dim/context_dim/max_tokens", "must be positive")
+	for _, d := range []struct {
+		name   string
+		v, max int
+	}{{"embed_dim", c.EmbedDim, MaxDim}, {"context_dim", c.ContextDim, MaxDim}, {"max_tokens", c.MaxTokens, MaxPrompt}} {
+		if d.v < 1 || d.v > d.max {
+			return bad(d.name, "%d, want 1 to %d", d.v, d.max)
+		}
 	}
-	if c.VocabCap < 2 {
-		return bad("vocab_cap", "%d, want at least 2 (null and unknown)", c.VocabCap)
+	if c.VocabCap < 2 || c.VocabCap > MaxVocabCap {
+		return bad("vocab_cap", "%d, want 2 (null and unknown) to %d", c.VocabCap, MaxVocabCap)
 	}
 	return nil
+}
+
+// FitVocab returns c with a token table (VocabCap) that holds a vocabulary
+// of tokens words with room for half as many again (new classes for LoRA
+// adapters), rounded up to a multiple of 64: c itself when its table is
+// big enough already, so that a data set that fits a preset trains the
+// preset's model.
+func (c Config) FitVocab(tokens int) Config {
+	if tokens > c.VocabCap {
+		c.VocabCap = min((tokens*3/2+63)/64*64, MaxVocabCap)
+	}
+	return c
 }
 
 // InputSize is the length of one sample: Rows x 3 planes x Cols.

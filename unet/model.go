@@ -57,7 +57,20 @@ type level struct {
 
 // New builds a UNet of dtype dt (tensor.Float32 for models, Float64 for
 // gradient checks) with weights drawn from cfg.Seed.
-func New(cfg Config, dt tensor.Dtype) (*UNet, error) { return build(cfg, dt, "", false) }
+func New(cfg Config, dt tensor.Dtype) (*UNet, error) { return build(cfg, dt, "", false, false) }
+
+// Shapes returns the names and shapes of the parameters New(cfg) makes,
+// in creation order, without allocating them: what a weights file for cfg
+// must hold. A loader compares them with the file's header (see
+// CheckTensors) before New, so that a config asking for more weights than
+// the file has is refused before the memory is asked for.
+func Shapes(cfg Config) ([]Tensor, error) {
+	u, err := build(cfg, tensor.Float32, "", false, true)
+	if err != nil {
+		return nil, err
+	}
+	return u.Params.shapes, nil
+}
 
 // EncoderCopy returns a copy of base's encoder and middle block — time
 // embedding, pooled prompt, patch embedding, encoder levels, mid — with
@@ -69,7 +82,7 @@ func EncoderCopy(base *UNet, prefix string) (*UNet, error) {
 	if prefix == "" {
 		return nil, fmt.Errorf("unet: encoder copy: empty prefix")
 	}
-	u, err := build(base.Config, base.Params.Dtype, prefix, true)
+	u, err := build(base.Config, base.Params.Dtype, prefix, true, false)
 	if err != nil {
 		return nil, err
 	}
@@ -88,13 +101,16 @@ func EncoderCopy(base *UNet, prefix string) (*UNet, error) {
 	return u, nil
 }
 
-func build(cfg Config, dt tensor.Dtype, prefix string, encoderOnly bool) (*UNet, error) {
+// build makes a UNet (its encoder and middle block only when encoderOnly);
+// with shapesOnly its parameters record their shapes and hold no values.
+func build(cfg Config, dt tensor.Dtype, prefix string, encoderOnly, shapesOnly bool) (*UNet, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7432742))
 	ps := NewParams(dt)
 	ps.Prefix = prefix
+	ps.shapesOnly = shapesOnly
 	u := &UNet{Config: cfg, Params: ps}
 	ch := cfg.Channels
 	e, gr := cfg.EmbedDim, cfg.Groups

@@ -45,6 +45,10 @@ type Params struct {
 	Prefix string
 	list   []*Param
 	byKey  map[string]*Param
+	// shapesOnly: New records names and shapes (shapes) and allocates
+	// nothing; the Params' values stay nil (see Shapes).
+	shapesOnly bool
+	shapes     []Tensor
 }
 
 // NewParams returns an empty registry of parameters of dtype dt (Float32
@@ -70,6 +74,13 @@ func (ps *Params) New(name string, shape []int, init Init, fanIn int, scale floa
 	name = ps.Prefix + name
 	if _, ok := ps.byKey[name]; ok {
 		panic(fmt.Sprintf("unet: parameter %q registered twice", name))
+	}
+	if ps.shapesOnly {
+		p := &Param{Name: name}
+		ps.list = append(ps.list, p)
+		ps.byKey[name] = p
+		ps.shapes = append(ps.shapes, Tensor{Name: name, Shape: append([]int(nil), shape...)})
+		return p
 	}
 	n := 1
 	for _, d := range shape {

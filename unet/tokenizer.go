@@ -53,7 +53,9 @@ func (v *Vocab) init() {
 }
 
 // NormalizeToken returns token lower-cased, the form in which Tokenize looks it up, and an
-// error if it is empty or contains white space or a comma.
+// error if it is empty, contains white space, a comma, a control character or a path
+// separator ('/', '\\'), or starts with a dot: class names are tokens, and they name files
+// (<class>.pcap), so a token from a shared file must not lead outside a folder.
 func NormalizeToken(token string) (string, error) {
 	t := strings.ToLower(token)
 	switch {
@@ -61,6 +63,28 @@ func NormalizeToken(token string) (string, error) {
 		return "", errors.New("unet: empty token")
 	case strings.IndexFunc(t, isTokenSep) >= 0:
 		return "", fmt.Errorf("unet: token %q contains white space or a comma", token)
+	case strings.IndexFunc(t, unicode.IsControl) >= 0 || strings.ContainsAny(t, `/\`) || t[0] == '.':
+		return "", fmt.Errorf("unet: token %q contains a path separator or a control character, or starts with a dot", token)
+	}
+	return t, nil
+}
+
+// ClassToken returns the prompt word of a class name (NormalizeToken) and
+// an error if the name cannot be a class of its own: a special token, or
+// the form type-<i> of the aliases t2t gives a model's classes, would merge
+// with another word silently. (A class may be named like a TransportWord
+// when its flows carry that transport, as the icmp class of testdata/train
+// does: train.AddTransportPrompts checks it.)
+func ClassToken(class string) (string, error) {
+	t, err := NormalizeToken(class)
+	if err != nil {
+		return "", err
+	}
+	if t == NullToken || t == UnkToken {
+		return "", fmt.Errorf("unet: class %q is a special prompt token", class)
+	}
+	if n, ok := strings.CutPrefix(t, "type-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		return "", fmt.Errorf("unet: class %q has the form of an alias type-<i>, which t2t gives the classes of a model", class)
 	}
 	return t, nil
 }

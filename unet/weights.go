@@ -3,6 +3,7 @@ package unet
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"t2t/internal/safetensors"
 )
@@ -97,5 +98,19 @@ func LoadWeights(ps *Params, ts []Tensor) error {
 		return err
 	}
 	CopyTensors(ps.List(), ts)
+	return nil
+}
+
+// CheckFinite returns an error naming the first tensor of ts that holds a
+// NaN or an infinity (and where): such weights make every output NaN, so a
+// loader refuses them rather than generate nothing.
+func CheckFinite(ts []Tensor) error {
+	for _, t := range ts {
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("unet: tensor %q holds %g at index %d", t.Name, v, i)
+			}
+		}
+	}
 	return nil
 }

@@ -90,6 +90,9 @@ func run(ctx context.Context, args []string, stdout, log io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := cli.Finite("-guidance", o.guidance); err != nil {
+		return err
+	}
 	if o.eval != "" {
 		return evaluate(ctx, o, stdout, log)
 	}

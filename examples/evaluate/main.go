@@ -71,7 +71,19 @@ func main() {
 	}
 }
 
+// maxPackets bounds -packets and -measure-packets: the forest's features
+// grow with packets x bits per flow.
+const maxPackets = 1024
+
 func run() error {
+	for _, k := range []struct {
+		flag string
+		v    int
+	}{{"-packets", *packets}, {"-measure-packets", *mPackets}} {
+		if k.v < 1 || k.v > maxPackets {
+			return fmt.Errorf("%s %d: want 1 to %d", k.flag, k.v, maxPackets)
+		}
+	}
 	// Flows of the recognition features need only K packets, but fidelity
 	// and compliance look at whole flows: load everything.
 	opts := pcapio.FlowOptions{}

@@ -72,3 +72,14 @@ func TestRunCommitted(t *testing.T) {
 		}
 	}
 }
+
+// TestPacketsBound: -packets 100000 is refused before any flow is read
+// (issue 17, item 3).
+func TestPacketsBound(t *testing.T) {
+	*realDir = "../../testdata/captures"
+	defer func(k int) { *packets = k }(*packets)
+	*packets = 100000
+	if err := run(); err == nil || !strings.Contains(err.Error(), "-packets") {
+		t.Fatalf("-packets 100000: %v", err)
+	}
+}

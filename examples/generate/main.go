@@ -82,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := cli.Finite("-guidance", o.guidance); err != nil {
+		return err
+	}
 	folder, err := models.Load(o.model)
 	if err != nil {
 		return err
@@ -166,6 +169,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			len(out.Matrices), o.prompt, n, o.out, skipped, out.Sampling.Seconds()/float64(len(out.Matrices)))
 		return nil
 	}
+	if len(out.Packets) == 0 {
+		return fmt.Errorf("none of the %d flows for %q had anything usable: the model's output is noise (are its weights or -control-scale sane?); nothing written", len(out.Matrices), o.prompt)
+	}
 	if err := pipeline.WritePcap(o.out, out.Packets); err != nil {
 		return err
 	}
@@ -185,7 +191,9 @@ func loadControl(m *unet.Model, o options) (*controlnet.Control, error) {
 	if o.control != "" {
 		ctl, err = controlnet.ReadPNGFile(o.control, c.Cols, c.Rows)
 	} else {
-		ctl, err = cli.ControlFromPcap(o.controlFrom, c.Layout.MustLayout(), c.Rows)
+		if ctl, err = cli.ControlFromPcap(o.controlFrom, c.Layout.MustLayout(), c.Rows); err != nil {
+			return nil, fmt.Errorf("-control-from: %w", err)
+		}
 	}
 	if err != nil {
 		return nil, err

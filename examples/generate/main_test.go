@@ -13,9 +13,11 @@ import (
 	"t2t/controlnet"
 	"t2t/evaluate"
 	"t2t/internal/cli"
+	"t2t/internal/safetensors"
 	"t2t/internal/testmodel"
 	"t2t/lora"
 	"t2t/models"
+	"t2t/unet"
 )
 
 func tinyModel(t *testing.T) string { return testmodel.Tiny(t, "../..") }
@@ -160,7 +162,7 @@ func TestGenerateWithAdapter(t *testing.T) {
 	}
 	var stderr strings.Builder
 	pngA, pngB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "3", "-out", out, "-png", pngA, "-q", "-transport", "none"}, io.Discard, &stderr); err != nil {
+	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngA, "-q", "-transport", "none"}, io.Discard, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stderr.String(), "adapter novel") {
@@ -169,7 +171,7 @@ func TestGenerateWithAdapter(t *testing.T) {
 	if c, err := evaluate.CheckFile(out); err != nil || c.Errors() != 0 {
 		t.Fatalf("adapter flows: %v, %+v", err, c)
 	}
-	if err := run(context.Background(), []string{"-model", model, "-prompt", "ssh", "-n", "2", "-steps", "3", "-out", out, "-png", pngB, "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-model", model, "-prompt", "ssh", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngB, "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"flow-000.png", "flow-001.png"} {
@@ -216,7 +218,7 @@ func TestGenerateWithControl(t *testing.T) {
 	out := filepath.Join(dir, "g.pcap")
 	gen := func(png string, extra ...string) {
 		t.Helper()
-		args := append([]string{"-model", model, "-prompt", "dns", "-n", "2", "-steps", "3", "-out", out, "-png", filepath.Join(dir, png), "-q"}, extra...)
+		args := append([]string{"-model", model, "-prompt", "dns", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", filepath.Join(dir, png), "-q"}, extra...)
 		var stderr strings.Builder
 		if err := run(context.Background(), args, io.Discard, &stderr); err != nil {
 			t.Fatal(err)
@@ -247,6 +249,72 @@ func TestGenerateWithControl(t *testing.T) {
 	} {
 		if err := run(context.Background(), append([]string{"-model", model, "-prompt", "dns", "-n", "1", "-steps", "2", "-out", out, "-q"}, args...), io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestGenerateWrongOutput: what used to give garbage or an empty pcap with
+// exit status 0 is an error saying what is wrong (issue 17, items 9 and
+// 12): weights scaled up, a ControlNet scale of -5, a config asking
+// for more rows than the model was trained on, NaN flags, a -control-from
+// index that is no number.
+func TestGenerateWrongOutput(t *testing.T) {
+	model := tinyModel(t)
+	scaled := t.TempDir()
+	for _, f := range []string{models.ConfigFile, models.VocabFile, models.NoiseFile, models.ProfileFile} {
+		b, err := os.ReadFile(filepath.Join(model, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(scaled, f), b, 0o644)
+	}
+	ts, meta, err := safetensors.Load(filepath.Join(model, models.WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ts {
+		for i := range x.Data {
+			x.Data[i] *= 100
+		}
+	}
+	if err := safetensors.Save(filepath.Join(scaled, models.WeightsFile), ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	rows := t.TempDir()
+	for _, f := range []string{models.VocabFile, models.NoiseFile, models.WeightsFile} {
+		b, _ := os.ReadFile(filepath.Join(model, f))
+		os.WriteFile(filepath.Join(rows, f), b, 0o644)
+	}
+	cfg, err := unet.ReadConfig(filepath.Join(model, models.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rows *= 2
+	cfg.WriteFile(filepath.Join(rows, models.ConfigFile))
+
+	out := filepath.Join(t.TempDir(), "g.pcap")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// weights scaled by 100 (1e30 likewise): noise repair cannot use, or NaN
+		{[]string{"-model", scaled, "-prompt", "dns"}, "model's output"},
+		{[]string{"-prompt", "dns", "-control-scale", "-5"}, "-control-scale"},
+		{[]string{"-model", rows, "-prompt", "dns"}, "rows 16"},
+		{[]string{"-prompt", "dns", "-guidance", "NaN"}, "-guidance"},
+		{[]string{"-prompt", "dns", "-control-scale", "NaN"}, "-control-scale"},
+		{[]string{"-prompt", "dns", "-control-from", "../../testdata/captures/dns-200.pcap:abc"}, `index "abc"`},
+	} {
+		args := append(c.args, "-n", "2", "-steps", "2", "-q", "-out", out)
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error containing %q", c.args, err, c.want)
+		} else {
+			t.Logf("%v: %v", c.args[:2], err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: wrote %s", c.args, out)
+			os.Remove(out)
 		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -82,6 +83,15 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if (c.pcap == "") == (c.csv == "") {
 		return nil, errors.New("give exactly one of -P in.pcap or -N in.csv")
 	}
+	if c.count < 0 {
+		return nil, fmt.Errorf("-c %d: want 0 (all packets) or more", c.count)
+	}
+	if c.spec.Payload < 0 || c.spec.Payload > maxPayload {
+		return nil, fmt.Errorf("-p %d: want 0 to %d (an IP packet's largest payload)", c.spec.Payload, maxPayload)
+	}
+	if in := c.pcap + c.csv; c.out != "-" && c.out != "" && sameFile(in, c.out) {
+		return nil, fmt.Errorf("-W %s is the input file: writing it would destroy what is read", c.out)
+	}
 	if *rel && *abs {
 		return nil, errors.New("-R and -A exclude each other")
 	}
@@ -118,6 +128,20 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
+// maxPayload bounds -p: no IP packet carries more bytes.
+const maxPayload = 65535
+
+// sameFile reports whether the paths a and b name the same file: the same
+// path, or, when both exist, the same file under two names.
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "nprint:", err)
@@ -133,17 +157,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var out io.Writer = stdout
 	var f *os.File
 	if c.out != "-" && c.out != "" {
-		if f, err = os.Create(c.out); err != nil {
+		// a temporary file beside -W, renamed over it once complete: an
+		// error leaves -W as it was, not cut mid-row
+		if f, err = os.CreateTemp(filepath.Dir(c.out), "."+filepath.Base(c.out)+".tmp*"); err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() {
+			if f != nil {
+				f.Close()
+				os.Remove(f.Name())
+			}
+		}()
 		out = f
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
 	if c.pcap != "" {
-		err = encodePcap(c, bw)
+		err = encodePcap(c, bw, stderr)
 	} else {
-		err = decodeCSV(c, bw)
+		err = decodeCSV(c, bw, stderr)
 	}
 	if err != nil {
 		return err
@@ -151,14 +182,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if f != nil {
-		return f.Close()
+	if f == nil {
+		return nil
 	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), c.out); err != nil {
+		return err
+	}
+	f = nil
 	return nil
 }
 
-// encodePcap is nPrint's forward conversion.
-func encodePcap(c *config, out io.Writer) error {
+// encodePcap is nPrint's forward conversion; warnings go to stderr.
+func encodePcap(c *config, out io.Writer, stderr io.Writer) error {
 	l, err := c.spec.Layout()
 	if err != nil {
 		return fmt.Errorf("no header block selected (use -4 -6 -t -u -i -e -p): %w", err)
@@ -192,11 +233,14 @@ func encodePcap(c *config, out io.Writer) error {
 			return err
 		}
 	}
+	if n := r.OverSnaplen(); n > 0 {
+		fmt.Fprintf(stderr, "nprint: warning: %s: %d records longer than the file's snaplen, read whole (as libpcap does)\n", c.pcap, n)
+	}
 	return w.Flush()
 }
 
-// decodeCSV is the reverse conversion.
-func decodeCSV(c *config, out io.Writer) error {
+// decodeCSV is the reverse conversion; warnings go to stderr.
+func decodeCSV(c *config, out io.Writer, stderr io.Writer) error {
 	in, err := os.Open(c.csv)
 	if err != nil {
 		return err
@@ -217,6 +261,7 @@ func decodeCSV(c *config, out io.Writer) error {
 	ts := c.base
 	var frame []byte
 	fr := t2t.NewFieldReader(l)
+	noIP := 0 // rows of packets of the IP version the layout lacks
 	for line := 2; ; line++ {
 		row, err := r.Read()
 		if err == io.EOF {
@@ -232,6 +277,14 @@ func decodeCSV(c *config, out io.Writer) error {
 		}
 		o := opts
 		fr.Load(row.Bits) // a bad value is the Decoder's error below
+		if !l.Has(t2t.BlockIPv4) || !l.Has(t2t.BlockIPv6) {
+			if !(l.Has(t2t.BlockIPv4) && fr.Present(t2t.BlockIPv4, 20)) && !(l.Has(t2t.BlockIPv6) && fr.Present(t2t.BlockIPv6, 40)) {
+				// nPrint -4 writes an IPv6 packet (and -6 an IPv4 one) as a
+				// row without its IP header: there is no packet to rebuild
+				noIP++
+				continue
+			}
+		}
 		o.Src, o.Dst = addrs(c, row.Key, r.KeyName(), fr)
 		o.SrcMAC, o.DstMAC = mac(o.Src), mac(o.Dst)
 		dec := t2t.NewDecoder(l, o)
@@ -241,6 +294,9 @@ func decodeCSV(c *config, out io.Writer) error {
 		if err := w.Write(pcapio.Packet{Time: ts, Data: frame, OrigLen: dec.OrigLen, Link: link}); err != nil {
 			return fmt.Errorf("%s:%d: %w", c.csv, line, err)
 		}
+	}
+	if noIP > 0 {
+		fmt.Fprintf(stderr, "nprint: warning: %s: %d rows hold no IP header (packets of the IP version the CSV's layout lacks, as -4 writes IPv6 packets): left out\n", c.csv, noIP)
 	}
 	return w.Flush()
 }

@@ -325,3 +325,86 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(ps)*b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+// TestOutputSafety: an error mid-file leaves no CSV cut mid-row (the
+// output goes to a temporary file renamed on success) and an old -W
+// untouched; -W naming the input is refused before the input is
+// truncated; -c -1 and -p 10^8 are errors (issue 17, items 3, 8 and 12).
+func TestOutputSafety(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../testdata/captures/dns-200.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunc := filepath.Join(dir, "trunc.pcap")
+	os.WriteFile(trunc, b[:len(b)-10], 0o644) // 199 whole records, then a cut one
+	out := filepath.Join(dir, "out.csv")
+	if err := run([]string{"-P", trunc, "-4", "-u", "-W", out}, io.Discard, io.Discard); err == nil {
+		t.Fatal("truncated capture: no error")
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("an error mid-file left a CSV behind")
+	}
+	os.WriteFile(out, []byte("old"), 0o644)
+	run([]string{"-P", trunc, "-4", "-u", "-W", out}, io.Discard, io.Discard)
+	if got, _ := os.ReadFile(out); string(got) != "old" {
+		t.Errorf("an error mid-file changed the old -W: %q", got)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+
+	in := filepath.Join(dir, "in.pcap")
+	os.WriteFile(in, b, 0o644)
+	link := filepath.Join(dir, "link.pcap")
+	os.Symlink(in, link)
+	for _, w := range []string{in, filepath.Join(dir, ".", "in.pcap"), link} {
+		if err := run([]string{"-P", in, "-4", "-W", w}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "input") {
+			t.Errorf("-W %s, the input: %v", w, err)
+		}
+	}
+	if got, _ := os.ReadFile(in); !bytes.Equal(got, b) {
+		t.Fatal("the input was changed")
+	}
+	for _, args := range [][]string{{"-c", "-1"}, {"-p", "100000000"}, {"-p", "-1"}} {
+		if err := run(append([]string{"-P", in, "-4", "-W", out}, args...), io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestReverseIPv4OnlyWithIPv6 : -N reads back what -P -4 writes for a
+// capture with IPv6 packets (rows without an IP header, which nPrint
+// writes for them): the IPv4 packets come back, the others are counted
+// in a warning (issue 17, item 12).
+func TestReverseIPv4OnlyWithIPv6(t *testing.T) {
+	dir := t.TempDir()
+	ps := readPcapFull(t, "../../testdata/captures/dns-200.pcap")[:4]
+	// an IPv6 UDP packet: Ethernet, IPv6 (payload 12, next header 17, hop limit 64), UDP, 4 bytes
+	v6 := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd,
+		0x60, 0, 0, 0, 0, 12, 17, 64,
+		0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+		0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+		0x30, 0x39, 0, 53, 0, 12, 0, 0, 'a', 'b', 'c', 'd'}
+	v6p := ps[0]
+	v6p.Data, v6p.OrigLen, v6p.Time = v6, len(v6), ps[0].Time.Add(time.Millisecond)
+	mixed := append([]pcapio.Packet{ps[0], v6p}, ps[1:]...)
+	in := filepath.Join(dir, "mixed.pcap")
+	if err := pcapio.WriteFile(in, t2t.LinkEthernet, mixed, pcapio.WriterOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	csv, back := filepath.Join(dir, "mixed.csv"), filepath.Join(dir, "back.pcap")
+	if err := run([]string{"-P", in, "-4", "-u", "-t", "-i", "-W", csv}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if n := lines(t, csv); n != 1+len(mixed) {
+		t.Fatalf("%d CSV lines for %d packets", n, len(mixed))
+	}
+	var warn strings.Builder
+	if err := run([]string{"-N", csv, "-W", back}, io.Discard, &warn); err != nil {
+		t.Fatal(err)
+	}
+	if got := readPcap(t, back); len(got) != len(ps) || !strings.Contains(warn.String(), "1 rows hold no IP header") {
+		t.Fatalf("%d packets back of %d IPv4 ones; warning %q", len(got), len(ps), warn.String())
+	}
+}

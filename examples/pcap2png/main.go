@@ -26,6 +26,10 @@ func main() {
 	}
 }
 
+// maxPackets bounds -packets: an image of 65536 packet rows of 1088 bits
+// is 71 MB as a Matrix.
+const maxPackets = 1 << 16
+
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pcap2png", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -43,8 +47,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *in == "" {
 		return errors.New("-P in.pcap is required")
 	}
-	if *packets < 1 {
-		return fmt.Errorf("-packets %d: want at least 1", *packets)
+	if *packets < 1 || *packets > maxPackets {
+		return fmt.Errorf("-packets %d: want 1 to %d", *packets, maxPackets)
+	}
+	if *payload < 0 || *payload > 65535 {
+		return fmt.Errorf("-p %d: want 0 to 65535 (an IP packet's largest payload)", *payload)
 	}
 	var spec t2t.LayoutSpec
 	switch *layoutName {

@@ -79,6 +79,8 @@ func TestBadFlags(t *testing.T) {
 		{},
 		{"-P", "../../testdata/captures/dns-200.pcap", "-layout", "x"},
 		{"-P", "../../testdata/captures/dns-200.pcap", "-packets", "0"},
+		{"-P", "../../testdata/captures/dns-200.pcap", "-packets", "100000000"},
+		{"-P", "../../testdata/captures/dns-200.pcap", "-p", "100000000"},
 		{"-P", "missing.pcap"},
 	} {
 		if err := run(args, io.Discard, io.Discard); err == nil {

@@ -85,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("-out DIR is required")
 	}
+	if err := cli.Finite("-guidance", *guidance); err != nil {
+		return err
+	}
 	folder, err := models.Load(*modelDir)
 	if err != nil {
 		return err
@@ -129,6 +132,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *only != "" {
 		classes = strings.Split(*only, ",")
 	}
+	for _, c := range classes {
+		// class names come from files made by others (the model's metadata,
+		// an adapter's): each names a file in -out and must stay in it
+		if _, err := unet.NormalizeToken(c); err != nil || !filepath.IsLocal(c+".pcap") {
+			return fmt.Errorf("class %q cannot name a file in -out: %v", c, err)
+		}
+	}
 	var stats []ClassStats
 	fmt.Fprintf(stdout, "%-12s %5s %10s %22s %22s %6s %8s %7s\n", "class", "flows", "one-trans", "synthetic tcp/udp/icmp", "real tcp/udp/icmp", "TV", "repair", "s/flow")
 	for _, c := range classes {
@@ -155,6 +165,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		for _, s := range sets {
 			s.Detach()
+		}
+		if len(o.Packets) == 0 {
+			return fmt.Errorf("class %s: none of the %d flows had anything usable: the model's output is noise (are its weights or -control-scale sane?)", c, len(o.Matrices))
 		}
 		if err := pipeline.WritePcap(filepath.Join(*out, c+".pcap"), o.Packets); err != nil {
 			return err

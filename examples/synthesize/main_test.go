@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"t2t/internal/safetensors"
 	"t2t/internal/testmodel"
 	"t2t/lora"
 	"t2t/models"
@@ -89,7 +90,7 @@ func TestSynthesizeAdapters(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, with := t.TempDir(), t.TempDir()
-	args := []string{"-model", model, "-n", "2", "-steps", "3"}
+	args := []string{"-model", model, "-n", "2", "-steps", "4", "-seed", "7"}
 	if err := run(context.Background(), append(args, "-out", plain), io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -123,5 +124,52 @@ func TestSynthesizeAdapters(t *testing.T) {
 	}
 	if same {
 		t.Fatal("the adapter does not change dns samples: the test is vacuous")
+	}
+}
+
+// TestSynthesizeHostileClass: an adapter (or a model) whose class is
+// "../../pwned" is refused; nothing is written outside -out (issue 17,
+// item 1).
+func TestSynthesizeHostileClass(t *testing.T) {
+	model := testmodel.Tiny(t, "../..")
+	f, err := models.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := lora.DefaultConfig()
+	cfg.Tokens = []string{"pwned"}
+	s, err := lora.New(f.Model.UNet, "evil", cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddTokens(f.Model.Vocab); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	adapter := filepath.Join(root, "evil.safetensors")
+	if err := s.Save(adapter); err != nil {
+		t.Fatal(err)
+	}
+	// the file as a hostile user edits it: token and class "../../pwned"
+	ts, meta, err := safetensors.Load(adapter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta["lora.config"] = strings.Replace(meta["lora.config"], `"pwned"`, `"../../pwned"`, 1)
+	meta["extra."+pipeline.ExtraClasses] = "../../pwned"
+	if err := safetensors.Save(adapter, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(root, "a", "b", "out")
+	err = run(context.Background(), []string{"-model", model, "-lora", adapter, "-n", "1", "-steps", "1", "-controlnet", "none", "-out", out}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "pwned") {
+		t.Errorf("adapter class ../../pwned: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a", "pwned.pcap")); err == nil {
+		t.Fatal("wrote outside -out")
+	}
+	err = run(context.Background(), []string{"-model", model, "-classes", "../x", "-n", "1", "-steps", "1", "-out", out}, io.Discard, io.Discard)
+	if err == nil {
+		t.Error("-classes ../x: no error")
 	}
 }

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	profileOnly := fs.Bool("profile-only", false, "only write the repair profile (profile.json) of the data to -out")
 	snapEvery := fs.Int("snapshot-every", 0, "also write the model (EMA weights) every N steps to <out>/snapshots/step-N, for a curve of fidelity against training time (0: none)")
 	process := fs.String("process", "gaussian", "diffusion process: gaussian (noise on the planes, x0 predicted) or mask (cells masked and drawn back from the predicted categories: diverse samples)")
+	vocabCap := fs.Int("vocab-cap", 0, "rows of the prompt-token table (0: the config's, grown to hold the data set's classes with room for half as many again)")
 	transport := fs.Bool("transport-prompts", true, "also train prompts with the flow's transport word (\"dns tcp\"), which generation uses to keep a class's mix of TCP and UDP flows")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,17 +97,35 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	default:
 		return fmt.Errorf("-process %q: want gaussian or mask", *process)
 	}
+	fromCheckpoint := false
 	if *resume {
-		// the saved model's config wins, so that the checkpoint fits
-		if c, err := unet.ReadConfig(filepath.Join(*out, models.StateDir, models.ConfigFile)); err == nil {
-			cfg = c
+		// the checkpoint's model config wins, so that the checkpoint fits
+		c, ok, err := train.CheckpointConfig(*out)
+		if err != nil {
+			return err
 		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
+		if ok {
+			if *packets > 0 && *packets != c.Rows {
+				return fmt.Errorf("-packets %d, but the checkpoint in %s was made for %d packets", *packets, *out, c.Rows)
+			}
+			cfg, fromCheckpoint = c, true
+		}
 	}
 	ds, err := train.LoadFlows(*data, cfg.Rows, *maxFlows, *minPackets)
 	if err != nil {
+		return err
+	}
+	if need := train.TokensNeeded(len(ds.Classes), *transport); !fromCheckpoint {
+		switch {
+		case *vocabCap > 0 && *vocabCap < need:
+			return fmt.Errorf("-vocab-cap %d: %d classes need %d tokens", *vocabCap, len(ds.Classes), need)
+		case *vocabCap > 0:
+			cfg.VocabCap = *vocabCap
+		default:
+			cfg = cfg.FitVocab(need)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	prof := repair.BuildProfile(ds.Flows)
@@ -145,12 +164,6 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	defer tr.Close()
 	tr.Dir = *out
-	if err := os.MkdirAll(filepath.Join(*out, models.StateDir), 0o755); err != nil {
-		return err
-	}
-	if err := cfg.WriteFile(filepath.Join(*out, models.StateDir, models.ConfigFile)); err != nil {
-		return err
-	}
 	var snapErr error
 	snapshot := func(p train.Progress) {
 		if *snapEvery <= 0 || p.Step%*snapEvery != 0 || p.Step == p.Steps || snapErr != nil {

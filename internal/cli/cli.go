@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -95,10 +96,28 @@ func ControlNetFlag(flag string, f *models.Folder, scale float64) (*controlnet.C
 			return nil, err
 		}
 	}
-	if cn != nil && scale != 0 {
-		cn.Scale = scale
+	if scale != 0 {
+		if err := controlnet.CheckScale(scale); err != nil {
+			return nil, fmt.Errorf("-control-scale: %w", err)
+		}
+		if cn != nil {
+			cn.Scale = scale
+		}
 	}
 	return cn, nil
+}
+
+// Finite returns an error naming the flag when v is NaN or infinite.
+func Finite(flag string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%s %g: want a finite number", flag, v)
+	}
+	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // ControlFromPcap reads spec "file.pcap[:index]" and returns the structure map of
@@ -106,8 +125,12 @@ func ControlNetFlag(flag string, f *models.Folder, scale float64) (*controlnet.C
 func ControlFromPcap(spec string, layout *t2t.Layout, rows int) (*controlnet.Control, error) {
 	path, index := spec, 0
 	if i := strings.LastIndexByte(spec, ':'); i >= 0 {
-		if n, err := strconv.Atoi(spec[i+1:]); err == nil {
+		n, err := strconv.Atoi(spec[i+1:])
+		switch {
+		case err == nil:
 			path, index = spec[:i], n
+		case !exists(spec):
+			return nil, fmt.Errorf("%s: flow index %q after the ':' is not a number (want file.pcap[:index])", spec, spec[i+1:])
 		}
 	}
 	flows, _, err := pcapio.AssembleFile(path, pcapio.FlowOptions{MaxPackets: rows})

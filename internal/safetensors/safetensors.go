@@ -270,46 +270,68 @@ type span struct {
 
 var dtypeSize = map[string]int64{"F32": 4, "F64": 8, "F16": 2, "BF16": 2}
 
-// read reads a checkpoint of size bytes (-1: unknown).
-func read(r io.Reader, name string, size int64) ([]Tensor, map[string]string, error) {
+// ReadHeader reads the header of a checkpoint from r, and nothing of its data: the tensors'
+// names and shapes (Data nil) and the metadata, each entry checked as Read checks it. It lets
+// a loader compare what a file holds with what a model expects before it allocates the
+// model (see Check).
+func ReadHeader(r io.Reader, name string) ([]Tensor, map[string]string, error) {
+	h, err := readHeader(r, name, -1)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts := make([]Tensor, len(h.spans))
+	for i, s := range h.spans {
+		ts[i] = Tensor{Name: s.name, Shape: s.shape}
+	}
+	return ts, h.meta, nil
+}
+
+// header is a checkpoint's validated header.
+type header struct {
+	n     int64 // its length in bytes
+	spans []span
+	meta  map[string]string
+	total int64 // bytes of the data section
+}
+
+// readHeader reads and checks the header of a checkpoint of size bytes (-1: unknown): the
+// tensors must cover the data section exactly and, when size is known, the file must hold it.
+func readHeader(r io.Reader, name string, size int64) (*header, error) {
 	bad := func(tensor string, format string, args ...any) error {
 		return &Error{File: name, Tensor: tensor, Err: fmt.Errorf(format, args...)}
 	}
-	truncated := func(what string, got, want int64) error {
-		return &Error{File: name, Err: fmt.Errorf("%w: %s is %d bytes, want %d", io.ErrUnexpectedEOF, what, got, want)}
-	}
-	ioErr := func(err error) error { return fmt.Errorf("safetensors: reading checkpoint %q: %w", name, err) }
+	truncated := func(what string, got, want int64) error { return truncatedError(name, what, got, want) }
 
 	// Header length.
 	var nb [8]byte
 	if k, err := io.ReadFull(r, nb[:]); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, nil, truncated("header length", int64(k), 8)
+			return nil, truncated("header length", int64(k), 8)
 		}
-		return nil, nil, ioErr(err)
+		return nil, ioError(name, err)
 	}
 	n := binary.LittleEndian.Uint64(nb[:])
 	if n > MaxHeaderSize {
-		return nil, nil, bad("", "header length %d is over the %d limit", n, MaxHeaderSize)
+		return nil, bad("", "header length %d is over the %d limit", n, MaxHeaderSize)
 	}
 	if size >= 0 && int64(n) > size-8 {
-		return nil, nil, truncated("header", size-8, int64(n))
+		return nil, truncated("header", size-8, int64(n))
 	}
 	if n < 2 {
-		return nil, nil, bad("", "header length %d is too short for a JSON object", n)
+		return nil, bad("", "header length %d is too short for a JSON object", n)
 	}
 
 	// Header: read what is there, at most n bytes, before trusting n.
 	hdr, err := io.ReadAll(io.LimitReader(r, int64(n)))
 	if err != nil {
-		return nil, nil, ioErr(err)
+		return nil, ioError(name, err)
 	}
 	if int64(len(hdr)) < int64(n) {
-		return nil, nil, truncated("header", int64(len(hdr)), int64(n))
+		return nil, truncated("header", int64(len(hdr)), int64(n))
 	}
 	spans, meta, err := parseHeader(hdr, bad)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 
 	// The data section must be exactly covered by the tensors, in some order.
@@ -328,41 +350,60 @@ func read(r io.Reader, name string, size int64) ([]Tensor, map[string]string, er
 	var prev string
 	for _, s := range byBegin {
 		if s.begin < pos {
-			return nil, nil, bad(s.name, "data_offsets [%d %d] overlap tensor %q, which ends at %d", s.begin, s.end, prev, pos)
+			return nil, bad(s.name, "data_offsets [%d %d] overlap tensor %q, which ends at %d", s.begin, s.end, prev, pos)
 		}
 		if s.begin > pos {
-			return nil, nil, bad(s.name, "data_offsets [%d %d] leave a hole: bytes [%d %d] belong to no tensor", s.begin, s.end, pos, s.begin)
+			return nil, bad(s.name, "data_offsets [%d %d] leave a hole: bytes [%d %d] belong to no tensor", s.begin, s.end, pos, s.begin)
 		}
 		pos, prev = s.end, s.name
 	}
 	if size >= 0 {
 		if have := size - 8 - int64(n); have < total {
-			return nil, nil, truncated("data section", have, total)
+			return nil, truncated("data section", have, total)
 		} else if have > total {
-			return nil, nil, bad("", "%d bytes after the data section, which the header says is %d bytes", have-total, total)
+			return nil, bad("", "%d bytes after the data section, which the header says is %d bytes", have-total, total)
 		}
 	}
+	return &header{n: int64(n), spans: spans, meta: meta, total: total}, nil
+}
 
+// truncatedError says that the part what of checkpoint name is got bytes instead of want.
+func truncatedError(name, what string, got, want int64) error {
+	return &Error{File: name, Err: fmt.Errorf("%w: %s is %d bytes, want %d", io.ErrUnexpectedEOF, what, got, want)}
+}
+
+// ioError wraps an error of the reader of checkpoint name.
+func ioError(name string, err error) error {
+	return fmt.Errorf("safetensors: reading checkpoint %q: %w", name, err)
+}
+
+// read reads a checkpoint of size bytes (-1: unknown).
+func read(r io.Reader, name string, size int64) ([]Tensor, map[string]string, error) {
+	h, err := readHeader(r, name, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	total := h.total
 	// Data: read what is there, at most total bytes, before trusting total.
 	data, err := io.ReadAll(io.LimitReader(r, total))
 	if err != nil {
-		return nil, nil, ioErr(err)
+		return nil, nil, ioError(name, err)
 	}
 	if int64(len(data)) < total {
-		return nil, nil, truncated("data section", int64(len(data)), total)
+		return nil, nil, truncatedError(name, "data section", int64(len(data)), total)
 	}
 	var one [1]byte
 	if k, err := io.ReadFull(r, one[:]); k > 0 {
-		return nil, nil, bad("", "trailing bytes after the data section, which the header says is %d bytes", total)
+		return nil, nil, &Error{File: name, Err: fmt.Errorf("trailing bytes after the data section, which the header says is %d bytes", total)}
 	} else if err != io.EOF {
-		return nil, nil, ioErr(err)
+		return nil, nil, ioError(name, err)
 	}
 
-	ts := make([]Tensor, len(spans))
-	for i, s := range spans {
+	ts := make([]Tensor, len(h.spans))
+	for i, s := range h.spans {
 		ts[i] = Tensor{Name: s.name, Shape: s.shape, Data: decodeFloats(s.dtype, data[s.begin:s.end], s.n)}
 	}
-	return ts, meta, nil
+	return ts, h.meta, nil
 }
 
 // parseHeader validates the JSON header; it returns the tensors sorted by name, each with a
@@ -543,7 +584,8 @@ func float16ToFloat32(h uint16) float32 {
 }
 
 // Check compares loaded tensors with the ones a model expects: the same names with the
-// same shapes. The error lists the first few problems: missing "x", unexpected "y",
+// same shapes. A tensor with nil Data stands for its shape alone (ReadHeader, a model's
+// shapes before it is built). The error lists the first few problems: missing "x", unexpected "y",
 // "z" has shape [3 4], model wants [4 3].
 func Check(got, want []Tensor) error {
 	const show = 5
@@ -556,7 +598,7 @@ func Check(got, want []Tensor) error {
 			continue
 		}
 		gotByName[t.Name] = t
-		if n := product(t.Shape); n != len(t.Data) {
+		if n := product(t.Shape); t.Data != nil && n != len(t.Data) {
 			problems = append(problems, fmt.Sprintf("%q has %d values for shape %v", t.Name, len(t.Data), t.Shape))
 		}
 	}
