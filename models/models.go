@@ -33,7 +33,7 @@ import (
 	"t2t/unet"
 )
 
-//go:embed small/config.json small/vocab.json small/scheduler.json small/model.safetensors small/profile.json small/controlnet.safetensors
+//go:embed small/config.json small/vocab.json small/scheduler.json small/model.safetensors small/profile.json small/templates.json
 var files embed.FS
 
 // Default loads the embedded model alone (about 20 MB of weights; each

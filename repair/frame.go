@@ -35,11 +35,17 @@ func (rp *repairer) frame(q *pkt) []byte {
 			pay[k] = byte(rp.rng.Uint32())
 		}
 	}
+	if q.echo != nil && len(q.echo.built) == len(pay) {
+		pay = q.echo.built
+	}
 	b := h.AppendFrame(make([]byte, 0, 14+rp.hdrLen(q)+q.plen), pay)
-	if q.keepCk && !rp.opts.RecomputeChecksums && q.row >= 0 {
+	// an echo reply's data is its request's: no word of it is free (its
+	// checksum follows from the request's, as a real reply's does)
+	if q.keepCk && !rp.opts.RecomputeChecksums && q.row >= 0 && q.echo == nil {
 		ip := b[14:]
 		keepChecksum(ip, ipHL, ip[ipHL:], ckOff, th+known, q.ck, proto)
 	}
+	q.built = b[len(b)-len(pay):] // the payload as sent, free word included
 	return b
 }
 

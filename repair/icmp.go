@@ -47,7 +47,7 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 			rp.lg.Inserted++
 		}
 		open = slices.DeleteFunc(open, func(o *pkt) bool { return o == r })
-		q.roh, q.plen = r.roh, r.plen
+		q.roh, q.plen, q.echo = r.roh, r.plen, r
 		out = append(out, q)
 	}
 	return out

@@ -102,6 +102,10 @@ type pkt struct {
 	fl   uint32 // IPv6 flow label
 	plen int    // payload bytes
 	pay  []byte // payload bytes known from the layout's payload block
+	// echo is the request an ICMP echo reply answers: the reply carries
+	// its payload (built, once the request's frame is), as a real one does
+	echo  *pkt
+	built []byte
 	// TCP
 	seq, ack uint32
 	seqOK    bool // seq was read without vacant bits

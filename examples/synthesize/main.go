@@ -6,10 +6,11 @@
 // the total variation distance between the synthetic and real TCP/UDP/ICMP
 // packet mix of each class; it prints a table and writes <out>/raw.json.
 //
-// Flows are split over each class's real transport mix (-transport) and,
-// when the model has a ControlNet with templates (the embedded one does;
-// -controlnet none turns it off), each takes the structure of a real
-// training flow. LoRA adapters (-lora, repeatable) add their classes; each
+// Flows are split over each class's real transport mix (-transport) and
+// each takes the structure of a real training flow: for a masked model (the
+// embedded one) from the folder's templates (-no-templates turns it off),
+// for a Gaussian model from its ControlNet's templates when it has one
+// (-controlnet none turns it off). LoRA adapters (-lora, repeatable) add their classes; each
 // is attached only while its own classes are generated.
 //
 //	synthesize -real ../shared/data/captures-seed42 -n 20 -steps 20 -out synth/
