@@ -113,12 +113,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var pred unet.Predictor = m.UNet
 	var ctlVals [][]float32
 	if o.control != "" || o.controlFrom != "" {
-		if cn == nil {
-			return errors.New("a control needs a ControlNet: -controlnet FILE (the model folder has no " + models.ControlNetFile + ")")
-		}
 		ctl, err := loadControl(m, o)
 		if err != nil {
 			return err
+		}
+		if cn == nil {
+			return errors.New("a control needs a ControlNet: -controlnet FILE (the model folder has no " + models.ControlNetFile + ")")
 		}
 		pred = cn
 		if w := ctl.Transport(m.UNet.Config.Layout.MustLayout()); w != "" && o.transport == "mix" && unet.TrainedWithTransport(m.Vocab) {
