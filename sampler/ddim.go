@@ -30,12 +30,7 @@ func NewDDIM(cfg Config) (*DDIM, error) {
 
 // SetTimesteps picks n of the T training timesteps.
 func (d *DDIM) SetTimesteps(n int) error {
-	ts, err := spacing(d.cfg, n)
-	if err != nil {
-		return err
-	}
-	d.ts = ts
-	return nil
+	return d.set(d.cfg, n)
 }
 
 // Sigma returns DDIM's sigma_t (Eq. 16) at timestep t for the configured eta.

@@ -31,12 +31,7 @@ func NewDDPM(cfg Config) (*DDPM, error) {
 
 // SetTimesteps picks n of the T training timesteps (n = T is the original sampler).
 func (d *DDPM) SetTimesteps(n int) error {
-	ts, err := spacing(d.cfg, n)
-	if err != nil {
-		return err
-	}
-	d.ts = ts
-	return nil
+	return d.set(d.cfg, n)
 }
 
 // coefficients returns ab_t, ab_{t'}, and beta_t of the effective step from

@@ -68,12 +68,7 @@ func NewMasked(cfg Config) (*Masked, error) {
 
 // SetTimesteps picks n of the T training timesteps.
 func (m *Masked) SetTimesteps(n int) error {
-	ts, err := spacing(m.cfg, n)
-	if err != nil {
-		return err
-	}
-	m.ts = ts
-	return nil
+	return m.set(m.cfg, n)
 }
 
 // Step unmasks cells of sample as the model's output says (see Masked).

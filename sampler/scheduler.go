@@ -111,6 +111,16 @@ type timesteps struct {
 	ts []int
 }
 
+// set picks the n inference timesteps of cfg.
+func (st *timesteps) set(cfg Config, n int) error {
+	ts, err := spacing(cfg, n)
+	if err != nil {
+		return err
+	}
+	st.ts = ts
+	return nil
+}
+
 // Timesteps returns the inference timesteps in descending order.
 func (st *timesteps) Timesteps() []int { return slices.Clone(st.ts) }
 
