@@ -156,14 +156,7 @@ func TestGenerateWithTemplates(t *testing.T) {
 	prof.Classes["dns"].Transport = map[string]int{"tcp": 1, "udp": 3}
 	cfg := m.UNet.Config
 	l := cfg.Layout.MustLayout()
-	flows := map[string][]*pcapio.Flow{}
-	for _, c := range []string{"dns", "ssh"} {
-		fl, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
-		if err != nil {
-			t.Fatal(err)
-		}
-		flows[c] = fl
-	}
+	flows := captureFlows(t, cfg.Rows, "dns", "ssh")
 	// a TCP "dns" flow, so that the class has both transports
 	flows["dns"] = append(flows["dns"], flows["ssh"][0])
 	cn, err := controlnet.New(m.UNet, 1)
@@ -224,14 +217,7 @@ func TestMaskedTemplates(t *testing.T) {
 	}
 	cfg := m.UNet.Config
 	l := cfg.Layout.MustLayout()
-	flows := map[string][]*pcapio.Flow{}
-	for _, c := range []string{"dns", "ssh"} {
-		fl, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
-		if err != nil {
-			t.Fatal(err)
-		}
-		flows[c] = fl
-	}
+	flows := captureFlows(t, cfg.Rows, "dns", "ssh")
 	tf, err := train.Matrices(flows, l, cfg.Rows)
 	if err != nil {
 		t.Fatal(err)
@@ -262,4 +248,19 @@ func TestMaskedTemplates(t *testing.T) {
 			}
 		}
 	}
+}
+
+// captureFlows reads the committed captures of classes, each flow cut to
+// rows packets.
+func captureFlows(t *testing.T, rows int, classes ...string) map[string][]*pcapio.Flow {
+	t.Helper()
+	flows := map[string][]*pcapio.Flow{}
+	for _, c := range classes {
+		fl, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows[c] = fl
+	}
+	return flows
 }

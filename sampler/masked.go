@@ -96,7 +96,7 @@ func (m *Masked) Step(out, x []float32, t int, rng *rand.Rand) (StepOutput, erro
 	}
 	prev := append([]float32(nil), x...)
 	x0 := append([]float32(nil), x...)
-	var cands []candidate
+	cands := make([]candidate, 0, len(x)/3) // at most one per cell
 	for r := 0; r < len(x); r += 3 * w {
 		for j := 0; j < w; j++ {
 			a := r + j
