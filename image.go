@@ -215,6 +215,27 @@ func decodePNG(r io.Reader, layout *Layout) (*Matrix, error) {
 // is png.DefaultCompression.
 type PNGOptions struct {
 	Compression png.CompressionLevel
+	// RowScale, when above 1, draws every row (packet) RowScale pixels
+	// tall, so that a flow of 32 packets is visible beside its 1088
+	// columns. Such an image is for viewing: DecodePNG reads each of its
+	// pixel rows as a packet.
+	RowScale int
+}
+
+// MaxRowScale bounds PNGOptions.RowScale.
+const MaxRowScale = 64
+
+// rowScaled is a Matrix drawn with every row s pixels tall.
+type rowScaled struct {
+	m *Matrix
+	s int
+}
+
+func (r rowScaled) ColorModel() color.Model { return Palette }
+func (r rowScaled) Bounds() image.Rectangle { return image.Rect(0, 0, r.m.Cols, r.m.Rows*r.s) }
+func (r rowScaled) At(x, y int) color.Color { return r.m.At(x, y/r.s) }
+func (r rowScaled) ColorIndexAt(x, y int) uint8 {
+	return r.m.ColorIndexAt(x, y/r.s)
 }
 
 // EncodePNG writes m to w as a paletted PNG (see Matrix.ColorModel) with
@@ -238,6 +259,15 @@ func (o PNGOptions) encode(w io.Writer, m *Matrix) error {
 		return fmt.Errorf("cannot write a %dx%d image", m.Cols, m.Rows)
 	}
 	e := png.Encoder{CompressionLevel: o.Compression}
+	switch {
+	case o.RowScale < 0 || o.RowScale > MaxRowScale:
+		return fmt.Errorf("row scale %d: want 0 to %d", o.RowScale, MaxRowScale)
+	case o.RowScale > 1:
+		if m.Rows*o.RowScale > MaxPNGRows {
+			return fmt.Errorf("%d rows at row scale %d: more than %d pixel rows", m.Rows, o.RowScale, MaxPNGRows)
+		}
+		return e.Encode(w, rowScaled{m, o.RowScale})
+	}
 	return e.Encode(w, m)
 }
 

@@ -764,3 +764,34 @@ func BenchmarkMatrixFromPlanes(b *testing.B) {
 		}
 	})
 }
+
+func TestPNGRowScale(t *testing.T) {
+	l := t2t.NetDiffusionSpec.MustLayout()
+	m := t2t.NewMatrix(l, 3)
+	m.SetBit(0, 0, 1)
+	m.SetBit(1, 5, 0)
+	m.SetBit(2, 7, 1)
+	var buf bytes.Buffer
+	if err := (t2t.PNGOptions{RowScale: 4}).Encode(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := t2t.DecodePNG(&buf, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != 12 {
+		t.Fatalf("row scale 4 of 3 rows: %d pixel rows, want 12", got.Rows)
+	}
+	for r := 0; r < got.Rows; r++ {
+		for c := 0; c < l.Width(); c++ {
+			if got.Bit(r, c) != m.Bit(r/4, c) {
+				t.Fatalf("pixel (%d,%d) = %d, want row %d's %d", c, r, got.Bit(r, c), r/4, m.Bit(r/4, c))
+			}
+		}
+	}
+	for _, bad := range []int{-1, t2t.MaxRowScale + 1} {
+		if err := (t2t.PNGOptions{RowScale: bad}).Encode(&buf, m); err == nil || !strings.Contains(err.Error(), "row scale") {
+			t.Errorf("row scale %d: %v", bad, err)
+		}
+	}
+}

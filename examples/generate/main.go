@@ -16,7 +16,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +29,7 @@ import (
 	"t2t/lora"
 	"t2t/models"
 	"t2t/pipeline"
+	"t2t/repair"
 	"t2t/sampler"
 	"t2t/unet"
 )
@@ -37,15 +37,21 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "generate:", err)
-		os.Exit(1)
-	}
+	cli.Main("generate", run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+var command = cli.Command{
+	Name: "generate",
+	Does: "generate samples flows of one class from a t2t model (the embedded one unless -model) and writes them, repaired, as a pcap.",
+	Example: []string{
+		"-prompt ssh -n 8 -seed 1 -out ssh.pcap -png ssh-png",
+		"-prompt ''   (lists the model's prompts)",
+	},
 }
 
 type options struct {
 	model, prompt, scheduler, out, png string
-	n, steps, batch                    int
+	n, steps, batch, pngScale          int
 	guidance                           float64
 	seed                               uint64
 	quiet, raw, noTemplates            bool
@@ -57,8 +63,7 @@ type options struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := command.FlagSet(stderr)
 	fs.StringVar(&o.model, "model", "", "model folder (default: the embedded model)")
 	fs.StringVar(&o.prompt, "prompt", "", "prompt, e.g. type-3 or a class name (empty: list the model's prompts)")
 	fs.IntVar(&o.n, "n", 4, "flows to generate")
@@ -68,8 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed: the same seed gives the same flows")
 	fs.IntVar(&o.batch, "batch", 8, "flows denoised together")
 	fs.StringVar(&o.out, "out", "generated.pcap", "pcap to write")
-	fs.StringVar(&o.png, "png", "", "folder for one PNG per flow")
-	fs.BoolVar(&o.quiet, "q", false, "no progress")
+	fs.StringVar(&o.png, "png", "", "`folder` for one PNG per flow, the flow as written in the pcap (after repair), named like pcap2png's: <out>-00000.png ...; red 1, green 0, blue vacant, one row per packet (legend.txt says so)")
+	fs.IntVar(&o.pngScale, "png-scale", 4, "with -png: pixel rows per packet, so that a short flow is visible (1: one pixel row per packet, readable back as a flow by png2pcap)")
+	fs.BoolVar(&o.quiet, "q", false, "quiet: print nothing but errors")
 	fs.BoolVar(&o.raw, "raw", false, "write the rows as decoded, without repair (lengths and checksums fixed only)")
 	fs.StringVar(&o.payload, "payload", "snap", "payload of repaired packets: snap (cut after the headers), zeros or random")
 	fs.StringVar(&o.transport, "transport", "mix", "transport word added to the prompt per flow: mix (the class's real mix of TCP/UDP/ICMP flows), tcp, udp, icmp or none")
@@ -79,11 +85,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.controlFrom, "control-from", "", "control from a real flow: file.pcap[:index] (flows in order of their first packet)")
 	fs.BoolVar(&o.noTemplates, "no-templates", false, "a masked model's flows start from no real flow's structure (by default each takes the structure of a real training flow of its class: the folder's templates.json)")
 	fs.Float64Var(&o.controlScale, "control-scale", 0, "ControlNet conditioning scale (0: the file's, 1 when trained)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if err := cli.Finite("-guidance", o.guidance); err != nil {
+	if err := o.check(); err != nil {
 		return err
+	}
+	if o.quiet {
+		stdout, stderr = io.Discard, io.Discard
 	}
 	folder, err := models.Load(o.model)
 	if err != nil {
@@ -97,14 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "adapter %s: %d layers, new prompts: %s\n", s.Name, len(s.Adapters), strings.Join(s.Config.Tokens, " "))
 	}
-	switch o.payload {
-	case "snap", "zeros", "random":
-	default:
-		return fmt.Errorf("-payload %q: want snap, zeros or random", o.payload)
-	}
 	if o.prompt == "" {
 		fmt.Fprintf(stdout, "prompts of this model: %s\n", strings.Join(m.Vocab.Tokens()[2:], " "))
-		return errors.New("-prompt is required")
+		return cli.Usagef("-prompt is required")
 	}
 	cn, err := cli.ControlNetFlag(o.controlNet, folder, o.controlScale)
 	if err != nil {
@@ -137,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sched, err := sampler.New(o.scheduler, m.Noise)
 	if err != nil {
-		return fmt.Errorf("-scheduler: %w", err)
+		return cli.Usagef("-scheduler: %w", err)
 	}
 	sopt := pipeline.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: sched, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
 		Progress: func(done, total int) {
@@ -156,12 +160,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeImages(o.png, out.Matrices); err != nil {
-		return err
-	}
 	if o.raw {
 		ps, skipped := pipeline.Raw(out.Matrices)
 		if err := pipeline.WritePcap(o.out, ps); err != nil {
+			return err
+		}
+		if err := writeImages(o, out.Matrices); err != nil {
 			return err
 		}
 		n := len(ps)
@@ -174,6 +178,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := pipeline.WritePcap(o.out, out.Packets); err != nil {
 		return err
+	}
+	if o.png != "" {
+		flows, err := written(m, out.Results)
+		if err != nil {
+			return err
+		}
+		if err := writeImages(o, flows); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "%d flows for %q (class %s): %d packets in %s; repair changed %.1f bits per flow, %d flows had nothing usable; %.2fs per flow\n",
 		len(out.Results), o.prompt, out.Class, len(out.Packets), o.out, out.BitsChanged(), out.Empty, out.Sampling.Seconds()/float64(len(out.Matrices)))
@@ -211,18 +224,99 @@ func orNone(s string) string {
 	return s
 }
 
-// writeImages writes one PNG per flow into dir (nothing when dir is "").
-func writeImages(dir string, flows []*t2t.Matrix) error {
-	if dir == "" {
-		return nil
+// check checks the flags' values and every path before any work, with
+// errors that name the flag.
+func (o *options) check() error {
+	if err := cli.Finite("-guidance", o.guidance); err != nil {
+		return &cli.UsageError{Err: err}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for i, f := range flows {
-		if err := t2t.WritePNGFile(filepath.Join(dir, fmt.Sprintf("flow-%03d.png", i)), f); err != nil {
+	for _, c := range []struct {
+		flag string
+		v    int
+	}{{"-n", o.n}, {"-steps", o.steps}, {"-batch", o.batch}, {"-png-scale", o.pngScale}} {
+		if err := cli.Positive(c.flag, c.v); err != nil {
 			return err
 		}
 	}
+	if o.pngScale > t2t.MaxRowScale {
+		return cli.Usagef("-png-scale %d: want 1 to %d", o.pngScale, t2t.MaxRowScale)
+	}
+	switch o.payload {
+	case "snap", "zeros", "random":
+	default:
+		return cli.Usagef("-payload %q: want snap, zeros or random", o.payload)
+	}
+	if o.model != "" {
+		if err := cli.InDir("-model", o.model); err != nil {
+			return err
+		}
+	}
+	if o.control != "" {
+		if err := cli.InFile("-control", o.control); err != nil {
+			return err
+		}
+	}
+	for _, spec := range o.loras {
+		path, _, err := pipeline.ParseAdapterSpec(spec)
+		if err != nil {
+			return &cli.UsageError{Err: fmt.Errorf("-lora: %w", err)}
+		}
+		if err := cli.InFile("-lora", path); err != nil {
+			return err
+		}
+	}
+	if o.prompt == "" {
+		return nil // lists the prompts, writes nothing
+	}
+	if err := cli.OutFile("-out", o.out); err != nil {
+		return err
+	}
+	if o.png != "" {
+		return cli.OutDir("-png", o.png)
+	}
 	return nil
+}
+
+// written turns the repaired flows back into matrices over the model's
+// layout: the images of the flows as the pcap holds them.
+func written(m *unet.Model, results []*repair.Result) ([]*t2t.Matrix, error) {
+	l := m.UNet.Config.Layout.MustLayout()
+	rows := m.UNet.Config.Rows
+	enc := t2t.NewEncoder(l, t2t.ModelEncoderOptions())
+	flows := make([]*t2t.Matrix, len(results))
+	for i, r := range results {
+		mx := t2t.NewMatrix(l, 0)
+		for _, p := range r.Packets {
+			if _, err := enc.Append(mx, p.Link, p.Data, p.Time); err != nil && !errors.Is(err, t2t.ErrSkip) {
+				return nil, fmt.Errorf("flow %d: %w", i, err)
+			}
+		}
+		flows[i] = mx.Resize(max(mx.Rows, rows))
+	}
+	return flows, nil
+}
+
+// legend is the caption written beside the images.
+const legend = `Each PNG is one flow: one row of pixels per packet (-png-scale rows when
+above 1), first packet on top, one column per nPrint bit (NetDiffusion's 1088
+columns: ipv4, ipv6, tcp, udp, icmp headers).
+  red   = bit 1
+  green = bit 0
+  blue  = vacant (-1): a header the packet lacks, or no packet
+`
+
+// writeImages writes one PNG per flow into o.png, named like pcap2png's
+// (<base of -out>-00000.png), and legend.txt (nothing when o.png is "").
+func writeImages(o options, flows []*t2t.Matrix) error {
+	if o.png == "" {
+		return nil
+	}
+	base := strings.TrimSuffix(filepath.Base(o.out), filepath.Ext(o.out))
+	opt := t2t.PNGOptions{RowScale: o.pngScale}
+	for i, f := range flows {
+		if err := opt.WriteFile(filepath.Join(o.png, fmt.Sprintf("%s-%05d.png", base, i)), f); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(o.png, "legend.txt"), []byte(legend), 0o644)
 }

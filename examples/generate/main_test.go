@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"t2t"
 	"testing"
 
 	"t2t/controlnet"
@@ -17,6 +19,7 @@ import (
 	"t2t/internal/testmodel"
 	"t2t/lora"
 	"t2t/models"
+	"t2t/pcapio"
 	"t2t/unet"
 )
 
@@ -33,7 +36,11 @@ func TestGenerate(t *testing.T) {
 		out := filepath.Join(dir, "g.pcap")
 		png := filepath.Join(dir, "png")
 		var stdout strings.Builder
-		err := run(context.Background(), []string{"-model", model, "-prompt", prompt, "-n", "3", "-steps", "4", "-seed", "7", "-out", out, "-png", png, "-q"}, &stdout, io.Discard)
+		args := []string{"-model", model, "-prompt", prompt, "-n", "3", "-steps", "4", "-seed", "7", "-out", out, "-png", png, "-png-scale", "1"}
+		if k != 1 {
+			args = append(args, "-q")
+		}
+		err := run(context.Background(), args, &stdout, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,9 +51,9 @@ func TestGenerate(t *testing.T) {
 		if c.Errors() != 0 || c.Packets == 0 {
 			t.Fatalf("%s: %d compliance errors in %d packets: %s", prompt, c.Errors(), c.Packets, strings.Join(c.Problems, "; "))
 		}
-		files, _ := filepath.Glob(filepath.Join(png, "*.png"))
-		if len(files) != 3 {
-			t.Errorf("%d PNGs, want 3", len(files))
+		checkImages(t, out, png)
+		if k != 1 && stdout.Len() > 0 {
+			t.Errorf("-q printed %q", stdout.String())
 		}
 		b, _ := os.ReadFile(out)
 		if k != 1 {
@@ -61,8 +68,72 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
+// checkImages checks that -png wrote n images named like pcap2png's and
+// the legend, and that the images are the flows the pcap holds: read back
+// as flows, their packets' headers are the pcap's packets', in order.
+func checkImages(t *testing.T, pcap, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "legend.txt")); err != nil {
+		t.Error("no legend.txt beside the images")
+	}
+	l := t2t.NetDiffusionSpec.MustLayout()
+	flows, _, err := pcapio.AssembleFile(pcap, pcapio.FlowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	if len(files) != len(flows) || len(flows) == 0 {
+		t.Fatalf("%d PNGs for the %d flows of the pcap", len(files), len(flows))
+	}
+	for i, f := range flows {
+		want, err := f.Matrix(l, len(f.Packets))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(dir, fmt.Sprintf("%s-%05d.png", strings.TrimSuffix(filepath.Base(pcap), ".pcap"), i))
+		got, err := t2t.ReadPNGFile(name, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Rows < want.Rows {
+			t.Fatalf("%s: %d rows, the pcap's flow has %d packets", name, got.Rows, want.Rows)
+		}
+		for r := 0; r < want.Rows; r++ {
+			for c := 0; c < l.Width(); c++ {
+				if got.Bit(r, c) != want.Bit(r, c) {
+					t.Fatalf("%s: row %d column %s: image %d, pcap %d", name, r, l.Columns()[c], got.Bit(r, c), want.Bit(r, c))
+				}
+			}
+		}
+		for r := want.Rows; r < got.Rows; r++ {
+			for c := 0; c < l.Width(); c++ {
+				if got.Bit(r, c) != -1 {
+					t.Fatalf("%s: row %d past the flow's end is not vacant", name, r)
+				}
+			}
+		}
+	}
+}
+
 func TestGenerateErrors(t *testing.T) {
 	model := tinyModel(t)
+	// errors found before any sampling, naming the flag
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-prompt", "ssh", "-n", "0"}, "-n 0"},
+		{[]string{"-prompt", "ssh", "-steps", "-1"}, "-steps -1"},
+		{[]string{"-prompt", "ssh", "-out", filepath.Join(t.TempDir(), "no", "such", "x.pcap")}, "-out"},
+		{[]string{"-prompt", "ssh", "-png", "main.go"}, "-png main.go: is a file"},
+		{[]string{"-prompt", "ssh", "-lora", "nosuch.safetensors"}, "-lora nosuch.safetensors"},
+		{[]string{"-prompt", "ssh", "-png-scale", "0"}, "-png-scale 0"},
+	} {
+		err := run(context.Background(), append([]string{"-model", model}, c.args...), io.Discard, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error starting %q", c.args, err, c.want)
+		}
+	}
 	for _, args := range [][]string{
 		{"-model", model}, // no prompt
 		{"-model", model, "-prompt", "nosuchclass"}, // unknown prompt
@@ -162,19 +233,22 @@ func TestGenerateWithAdapter(t *testing.T) {
 	}
 	var stderr strings.Builder
 	pngA, pngB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngA, "-q", "-transport", "none"}, io.Discard, &stderr); err != nil {
+	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngA, "-raw", "-png-scale", "1", "-transport", "none"}, io.Discard, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stderr.String(), "adapter novel") {
 		t.Errorf("no adapter line: %q", stderr.String())
 	}
+	if err := run(context.Background(), []string{"-model", model, "-lora", path + ":0.5", "-prompt", "novel", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
 	if c, err := evaluate.CheckFile(out); err != nil || c.Errors() != 0 {
 		t.Fatalf("adapter flows: %v, %+v", err, c)
 	}
-	if err := run(context.Background(), []string{"-model", model, "-prompt", "ssh", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngB, "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-model", model, "-prompt", "ssh", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", pngB, "-raw", "-png-scale", "1", "-q", "-transport", "none"}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"flow-000.png", "flow-001.png"} {
+	for _, f := range []string{"g-00000.png", "g-00001.png"} {
 		a, errA := os.ReadFile(filepath.Join(pngA, f))
 		b, errB := os.ReadFile(filepath.Join(pngB, f))
 		if errA != nil || errB != nil || !bytes.Equal(a, b) {
@@ -218,7 +292,7 @@ func TestGenerateWithControl(t *testing.T) {
 	out := filepath.Join(dir, "g.pcap")
 	gen := func(png string, extra ...string) {
 		t.Helper()
-		args := append([]string{"-model", model, "-prompt", "dns", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", filepath.Join(dir, png), "-q"}, extra...)
+		args := append([]string{"-model", model, "-prompt", "dns", "-n", "2", "-steps", "4", "-seed", "7", "-out", out, "-png", filepath.Join(dir, png), "-raw", "-png-scale", "1"}, extra...)
 		var stderr strings.Builder
 		if err := run(context.Background(), args, io.Discard, &stderr); err != nil {
 			t.Fatal(err)
@@ -230,7 +304,7 @@ func TestGenerateWithControl(t *testing.T) {
 	gen("base", "-transport", "udp")
 	gen("from", "-controlnet", cnPath, "-control-from", flow)
 	gen("png", "-controlnet", cnPath, "-control", pngCtl, "-control-scale", "0.5")
-	for _, f := range []string{"flow-000.png", "flow-001.png"} {
+	for _, f := range []string{"g-00000.png", "g-00001.png"} {
 		a, _ := os.ReadFile(filepath.Join(dir, "base", f))
 		for _, d := range []string{"from", "png"} {
 			b, err := os.ReadFile(filepath.Join(dir, d, f))
