@@ -246,24 +246,16 @@ func (o *options) check() error {
 	default:
 		return cli.Usagef("-payload %q: want snap, zeros or random", o.payload)
 	}
-	if o.model != "" {
-		if err := cli.InDir("-model", o.model); err != nil {
-			return err
-		}
+	if err := cli.Model(o.model); err != nil {
+		return err
 	}
 	if o.control != "" {
 		if err := cli.InFile("-control", o.control); err != nil {
 			return err
 		}
 	}
-	for _, spec := range o.loras {
-		path, _, err := pipeline.ParseAdapterSpec(spec)
-		if err != nil {
-			return &cli.UsageError{Err: fmt.Errorf("-lora: %w", err)}
-		}
-		if err := cli.InFile("-lora", path); err != nil {
-			return err
-		}
+	if err := cli.Adapters(o.loras); err != nil {
+		return err
 	}
 	if o.prompt == "" {
 		return nil // lists the prompts, writes nothing

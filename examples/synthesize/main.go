@@ -19,8 +19,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -44,10 +42,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "synthesize:", err)
-		os.Exit(1)
-	}
+	cli.Main("synthesize", run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+var command = cli.Command{
+	Name:    "synthesize",
+	Does:    "synthesize generates -n flows of every class a model knows (the embedded one unless -model) into <out>/<class>.pcap, a labelled synthetic data set for examples/evaluate.",
+	Example: []string{"-n 30 -seed 1 -out synth   (then: evaluate -real testdata/heldout -synthetic synth)"},
 }
 
 // ClassStats compares one class's raw model output with real flows.
@@ -63,8 +64,7 @@ type ClassStats struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("synthesize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := command.FlagSet(stderr)
 	modelDir := fs.String("model", "", "model folder (default: the embedded model)")
 	realDir := fs.String("real", "", "real labelled captures to compare the transport mix with (optional)")
 	n := fs.Int("n", 20, "flows per class")
@@ -72,7 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sched := fs.String("scheduler", "dpm++2m", "ddpm, ddim or dpm++2m")
 	guidance := fs.Float64("guidance", 2, "classifier-free guidance scale")
 	seed := fs.Uint64("seed", 1, "seed")
-	out := fs.String("out", "", "output folder")
+	out := fs.String("out", "", "output `folder` (required): <class>.pcap per class and raw.json")
+	quiet := fs.Bool("q", false, "quiet: print nothing but errors")
 	only := fs.String("classes", "", "comma-separated classes to generate (default: all the model knows)")
 	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
 	var loras cli.Multi
@@ -80,14 +81,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	noTemplates := fs.Bool("no-templates", false, "a masked model's flows start from no real flow's structure (by default each takes the structure of a real training flow: the folder's templates.json)")
 	cnPath := fs.String("controlnet", "", "ControlNet with templates (default: the model's own, if it has one; none: no ControlNet): each flow takes the structure of a real training flow of its class and transport")
 	cnScale := fs.Float64("control-scale", 0, "ControlNet conditioning scale (0: the file's)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if *out == "" {
-		return errors.New("-out DIR is required")
 	}
 	if err := cli.Finite("-guidance", *guidance); err != nil {
+		return &cli.UsageError{Err: err}
+	}
+	if err := cli.Positive("-n", *n); err != nil {
 		return err
+	}
+	if err := cli.Positive("-steps", *steps); err != nil {
+		return err
+	}
+	if err := cli.Model(*modelDir); err != nil {
+		return err
+	}
+	if err := cli.Adapters(loras); err != nil {
+		return err
+	}
+	if *realDir != "" {
+		if err := cli.InDir("-real", *realDir); err != nil {
+			return err
+		}
+	}
+	if err := cli.OutDir("-out", *out); err != nil {
+		return err
+	}
+	if *quiet {
+		stdout, stderr = io.Discard, io.Discard
 	}
 	folder, err := models.Load(*modelDir)
 	if err != nil {
@@ -96,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	m, profile := folder.Model, folder.Profile
 	scheduler, err := sampler.New(*sched, m.Noise)
 	if err != nil {
-		return fmt.Errorf("-scheduler: %w", err)
+		return cli.Usagef("-scheduler: %w", err)
 	}
 	classes := strings.Split(m.Meta["classes"], ",")
 	// each adapter is attached for its own classes only (all classes when

@@ -11,8 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,42 +32,71 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
+	cli.Main("train", run(ctx, os.Args[1:], os.Stderr))
+}
+
+var command = cli.Command{
+	Name:    "train",
+	Does:    "train trains a t2t diffusion model on labelled captures (<class>.pcap files or <class>/ folders) and writes a model folder; Ctrl-C stops after a checkpoint, -resume continues.",
+	Example: []string{"-data testdata/train -process mask -steps 4000 -seed 1 -out mymodel"},
 }
 
 func run(ctx context.Context, args []string, log io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(log)
-	data := fs.String("data", "", "folder of labelled captures: <class>.pcap files or <class>/ folders")
-	packets := fs.Int("packets", 0, "packets per flow image (0: the config's rows)")
+	fs := command.FlagSet(log)
+	def := train.DefaultConfig()
+	rows := func(name string) int { c, _ := unet.Preset(name); return c.Rows }
+	data := fs.String("data", "", "`folder` of labelled captures (required): <class>.pcap files or <class>/ folders")
+	packets := fs.Int("packets", 0, fmt.Sprintf("packets per flow image (0: the -config's rows: tiny %d, small %d, base %d)", rows("tiny"), rows("small"), rows("base")))
 	preset := fs.String("config", "small", "model size: tiny, small or base")
-	steps := fs.Int("steps", 0, "training steps (0: default)")
-	batch := fs.Int("batch", 0, "batch size (0: default)")
-	lr := fs.Float64("lr", 0, "peak learning rate (0: default)")
+	steps := fs.Int("steps", def.Steps, "training steps")
+	batch := fs.Int("batch", def.Batch, "batch size")
+	lr := fs.Float64("lr", def.LR, "peak learning rate")
 	seed := fs.Uint64("seed", 1, "seed of the weights, the batches and the noise")
-	out := fs.String("out", "", "model folder to write")
+	out := fs.String("out", "", "model `folder` to write (required); checkpoints go to <out>/state")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in -out")
 	maxFlows := fs.Int("max-flows", 0, "use at most N flows per class, keeping the mix of transports (0: all)")
 	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
-	every := fs.Int("checkpoint-every", 0, "steps between checkpoints (0: default)")
-	quiet := fs.Bool("q", false, "no progress line")
+	every := fs.Int("checkpoint-every", def.CheckpointEvery, "steps between checkpoints")
+	quiet := fs.Bool("q", false, "quiet: print nothing but errors")
 	profileOnly := fs.Bool("profile-only", false, "only write the repair profile (profile.json) of the data to -out")
 	snapEvery := fs.Int("snapshot-every", 0, "also write the model (EMA weights) every N steps to <out>/snapshots/step-N, for a curve of fidelity against training time (0: none)")
 	process := fs.String("process", "gaussian", "diffusion process: gaussian (noise on the planes, x0 predicted) or mask (cells masked and drawn back from the predicted categories: diverse samples)")
 	vocabCap := fs.Int("vocab-cap", 0, "rows of the prompt-token table (0: the config's, grown to hold the data set's classes with room for half as many again)")
 	transport := fs.Bool("transport-prompts", true, "also train prompts with the flow's transport word (\"dns tcp\"), which generation uses to keep a class's mix of TCP and UDP flows")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if *data == "" || *out == "" {
-		return errors.New("-data DIR and -out DIR are required")
 	}
 	cfg, err := unet.Preset(*preset)
 	if err != nil {
+		return &cli.UsageError{Err: fmt.Errorf("-config: %w", err)}
+	}
+	for _, c := range []struct {
+		flag string
+		v    int
+	}{{"-steps", *steps}, {"-batch", *batch}, {"-checkpoint-every", *every}} {
+		if err := cli.Positive(c.flag, c.v); err != nil {
+			return err
+		}
+	}
+	for _, c := range []struct {
+		flag string
+		v    int
+	}{{"-packets", *packets}, {"-max-flows", *maxFlows}, {"-min-packets", *minPackets}, {"-snapshot-every", *snapEvery}, {"-vocab-cap", *vocabCap}} {
+		if err := cli.NonNegative(c.flag, c.v); err != nil {
+			return err
+		}
+	}
+	if !(*lr > 0) || cli.Finite("-lr", *lr) != nil {
+		return cli.Usagef("-lr %g: want a finite number above 0", *lr)
+	}
+	if err := cli.InDir("-data", *data); err != nil {
 		return err
+	}
+	if err := cli.OutDir("-out", *out); err != nil {
+		return err
+	}
+	if *quiet {
+		log = io.Discard
 	}
 	cfg.Seed = *seed
 	if *packets > 0 {
@@ -77,17 +104,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	tc := train.DefaultConfig()
 	tc.Seed = *seed
-	for _, o := range []struct {
-		v   int
-		dst *int
-	}{{*steps, &tc.Steps}, {*batch, &tc.Batch}, {*every, &tc.CheckpointEvery}} {
-		if o.v > 0 {
-			*o.dst = o.v
-		}
-	}
-	if *lr > 0 {
-		tc.LR = *lr
-	}
+	tc.Steps, tc.Batch, tc.CheckpointEvery, tc.LR = *steps, *batch, *every, *lr
 	switch *process {
 	case sampler.Gaussian:
 	case sampler.Mask:
@@ -95,7 +112,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 		// transport (80-100% against 0-90% at 1) with as many distinct shapes
 		tc.Noise.Process, tc.Noise.MaskCols, tc.Noise.MaskTemperature = sampler.Mask, cfg.Cols, 0.5
 	default:
-		return fmt.Errorf("-process %q: want gaussian or mask", *process)
+		return cli.Usagef("-process %q: want gaussian or mask", *process)
 	}
 	fromCheckpoint := false
 	if *resume {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"t2t/pipeline"
 )
 
 // Command is what every example program shares: its name, one line saying
@@ -214,4 +216,28 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// Adapters checks, before any work, that every -lora file[:weight] names a
+// readable file and a valid weight.
+func Adapters(specs []string) error {
+	for _, spec := range specs {
+		path, _, err := pipeline.ParseAdapterSpec(spec)
+		if err != nil {
+			return &UsageError{fmt.Errorf("-lora: %w", err)}
+		}
+		if err := InFile("-lora", path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Model checks, before any work, a -model flag: empty (the embedded
+// model) or a folder.
+func Model(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	return InDir("-model", dir)
 }
