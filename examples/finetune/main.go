@@ -17,8 +17,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -39,18 +37,20 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "finetune:", err)
-		os.Exit(1)
-	}
+	cli.Main("finetune", run(ctx, os.Args[1:], os.Stderr))
+}
+
+var command = cli.Command{
+	Name:    "finetune",
+	Does:    "finetune trains a LoRA adapter that teaches a model (the embedded one unless -model) new classes from labelled captures; generate and synthesize take it with -lora.",
+	Example: []string{"-data newclasses -steps 400 -seed 1 -out novel.safetensors   (then: generate -lora novel.safetensors -prompt <class>)"},
 }
 
 func run(ctx context.Context, args []string, log io.Writer) error {
-	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
-	fs.SetOutput(log)
+	fs := command.FlagSet(log)
 	modelDir := fs.String("model", "", "base model folder (default: the embedded model)")
-	data := fs.String("data", "", "labelled captures of the classes to add: <class>.pcap files or <class>/ folders")
-	out := fs.String("out", "", "adapter file to write (.safetensors)")
+	data := fs.String("data", "", "`folder` of labelled captures of the classes to add (required): <class>.pcap files or <class>/ folders")
+	out := fs.String("out", "", "adapter `file` to write (required, .safetensors)")
 	name := fs.String("name", "", "adapter name (default: the file name without extension)")
 	maxFlows := fs.Int("max-flows", 100, "flows per class at most, keeping the class's mix of transports (0: all)")
 	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
@@ -64,12 +64,17 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	state := fs.String("state", "", "checkpoint folder (default: <out>.state)")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in -state")
 	every := fs.Int("checkpoint-every", 100, "steps between checkpoints")
-	quiet := fs.Bool("q", false, "no progress line")
-	if err := fs.Parse(args); err != nil {
+	quiet := fs.Bool("q", false, "quiet: print nothing but errors")
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *data == "" || *out == "" {
-		return errors.New("-data DIR and -out FILE are required")
+	if err := cli.First(cli.Positive("-steps", *steps), cli.Positive("-batch", *batch), cli.Positive("-checkpoint-every", *every),
+		cli.Positive("-rank", *rank), cli.NonNegative("-max-flows", *maxFlows), cli.NonNegative("-min-packets", *minPackets),
+		cli.PositiveFloat("-lr", *lr), cli.PositiveFloat("-alpha", *alpha), cli.Model(*modelDir), cli.InDir("-data", *data), cli.OutFile("-out", *out)); err != nil {
+		return err
+	}
+	if *quiet {
+		log = io.Discard
 	}
 	if *name == "" {
 		*name = strings.TrimSuffix(filepath.Base(*out), filepath.Ext(*out))

@@ -41,7 +41,7 @@ func TestFinetuneNewClass(t *testing.T) {
 	data, dir := t.TempDir(), t.TempDir()
 	copyCapture(t, data, "http")
 	out := filepath.Join(dir, "web.safetensors")
-	args := []string{"-model", base, "-data", data, "-out", out, "-steps", "8", "-batch", "2", "-rank", "2", "-alpha", "2", "-q"}
+	args := []string{"-model", base, "-data", data, "-out", out, "-steps", "8", "-batch", "2", "-rank", "2", "-alpha", "2"}
 	var log bytes.Buffer
 	if err := run(context.Background(), args, &log); err != nil {
 		t.Fatal(err)

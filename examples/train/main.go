@@ -70,24 +70,10 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if err != nil {
 		return &cli.UsageError{Err: fmt.Errorf("-config: %w", err)}
 	}
-	for _, c := range []struct {
-		flag string
-		v    int
-	}{{"-steps", *steps}, {"-batch", *batch}, {"-checkpoint-every", *every}} {
-		if err := cli.Positive(c.flag, c.v); err != nil {
-			return err
-		}
-	}
-	for _, c := range []struct {
-		flag string
-		v    int
-	}{{"-packets", *packets}, {"-max-flows", *maxFlows}, {"-min-packets", *minPackets}, {"-snapshot-every", *snapEvery}, {"-vocab-cap", *vocabCap}} {
-		if err := cli.NonNegative(c.flag, c.v); err != nil {
-			return err
-		}
-	}
-	if !(*lr > 0) || cli.Finite("-lr", *lr) != nil {
-		return cli.Usagef("-lr %g: want a finite number above 0", *lr)
+	if err := cli.First(cli.Positive("-steps", *steps), cli.Positive("-batch", *batch), cli.Positive("-checkpoint-every", *every),
+		cli.NonNegative("-packets", *packets), cli.NonNegative("-max-flows", *maxFlows), cli.NonNegative("-min-packets", *minPackets),
+		cli.NonNegative("-snapshot-every", *snapEvery), cli.NonNegative("-vocab-cap", *vocabCap), cli.PositiveFloat("-lr", *lr)); err != nil {
+		return err
 	}
 	if err := cli.InDir("-data", *data); err != nil {
 		return err

@@ -241,3 +241,24 @@ func Model(dir string) error {
 	}
 	return InDir("-model", dir)
 }
+
+// First returns the first error that is not nil: checks of several flags
+// in one statement. Every check runs; keep those that make folders
+// (OutDir) for last, in a call of their own.
+func First(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PositiveFloat returns a UsageError naming the flag unless v is a finite
+// number above 0.
+func PositiveFloat(flag string, v float64) error {
+	if !(v > 0) || Finite(flag, v) != nil {
+		return Usagef("%s %g: want a finite number above 0", flag, v)
+	}
+	return nil
+}
