@@ -26,8 +26,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,10 +44,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "controlnet:", err)
-		os.Exit(1)
-	}
+	cli.Main("controlnet", run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+var command = cli.Command{
+	Name: "controlnet",
+	Does: "controlnet trains a ControlNet on a model (the embedded one unless -model) so that generation follows a flow's structure, or with -eval measures how well one does.",
+	Example: []string{
+		"-data testdata/train -steps 600 -seed 1 -out cn.safetensors",
+		"-eval testdata/heldout -controlnet cn.safetensors -n 10",
+	},
 }
 
 type options struct {
@@ -63,7 +67,7 @@ type options struct {
 
 func run(ctx context.Context, args []string, stdout, log io.Writer) error {
 	var o options
-	fs := flag.NewFlagSet("controlnet", flag.ContinueOnError)
+	fs := command.FlagSet(log)
 	fs.SetOutput(log)
 	fs.StringVar(&o.model, "model", "", "base model folder (default: the embedded model)")
 	fs.StringVar(&o.data, "data", "", "labelled captures to train on (<class>.pcap files or <class>/ folders); with -eval, the training flows to leave out (with -max-flows as in training)")
@@ -77,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, log io.Writer) error {
 	fs.IntVar(&o.every, "checkpoint-every", 100, "steps between checkpoints")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in -state")
-	fs.BoolVar(&o.quiet, "q", false, "no progress")
+	fs.BoolVar(&o.quiet, "q", false, "quiet: print nothing but errors (with -eval: the report still goes to standard output)")
 	fs.StringVar(&o.eval, "eval", "", "evaluate instead of training: labelled captures whose flows (those not in -data) serve as controls")
 	fs.StringVar(&o.net, "controlnet", "", "with -eval: the ControlNet file (default: the model's own, if it has one)")
 	fs.IntVar(&o.n, "n", 10, "with -eval: control flows per class")
@@ -87,22 +91,40 @@ func run(ctx context.Context, args []string, stdout, log io.Writer) error {
 	fs.BoolVar(&o.cross, "cross", false, "with -eval: also prompt each class with the controls of the others")
 	fs.StringVar(&o.jsonOut, "json", "", "with -eval: write the figures as JSON")
 	fs.BoolVar(&o.f16, "f16", false, "store the weights in half precision (half the file)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if err := cli.Finite("-guidance", o.guidance); err != nil {
-		return err
+	if err := cli.First(cli.Finite("-guidance", o.guidance), cli.Positive("-steps", o.steps), cli.Positive("-batch", o.batch),
+		cli.Positive("-checkpoint-every", o.every), cli.NonNegative("-max-flows", o.maxFlows), cli.NonNegative("-min-packets", o.minPackets),
+		cli.Positive("-n", o.n), cli.Positive("-sample-steps", o.sampleSteps), cli.PositiveFloat("-lr", o.lr), cli.Model(o.model)); err != nil {
+		return &cli.UsageError{Err: err}
+	}
+	if o.quiet {
+		log = io.Discard
 	}
 	if o.eval != "" {
+		err := cli.InDir("-eval", o.eval)
+		if err == nil && o.data != "" {
+			err = cli.InDir("-data", o.data)
+		}
+		if err == nil && o.net != "" && o.net != "none" {
+			err = cli.InFile("-controlnet", o.net)
+		}
+		if err == nil && o.jsonOut != "" {
+			err = cli.OutFile("-json", o.jsonOut)
+		}
+		if err != nil {
+			return err
+		}
 		return evaluate(ctx, o, stdout, log)
+	}
+	if err := cli.First(cli.InDir("-data", o.data), cli.OutFile("-out", o.out)); err != nil {
+		return fmt.Errorf("%w (or -eval DIR)", err)
 	}
 	return trainNet(ctx, o, log)
 }
 
 func trainNet(ctx context.Context, o options, log io.Writer) error {
-	if o.data == "" || o.out == "" {
-		return errors.New("-data DIR and -out FILE are required (or -eval DIR)")
-	}
 	if o.state == "" {
 		o.state = o.out + ".state"
 	}

@@ -28,7 +28,7 @@ func TestControlNetCommand(t *testing.T) {
 		os.WriteFile(filepath.Join(data, c+".pcap"), b, 0o644)
 	}
 	out := filepath.Join(dir, "cn.safetensors")
-	args := []string{"-model", model, "-data", data, "-max-flows", "3", "-out", out, "-steps", "6", "-batch", "2", "-q"}
+	args := []string{"-model", model, "-data", data, "-max-flows", "3", "-out", out, "-steps", "6", "-batch", "2"}
 	var log bytes.Buffer
 	if err := run(context.Background(), args, io.Discard, &log); err != nil {
 		t.Fatal(err)

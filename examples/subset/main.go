@@ -12,41 +12,58 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 
+	"t2t/internal/cli"
 	"t2t/pcapio"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "subset:", err)
-		os.Exit(1)
-	}
+	cli.Main("subset", run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) error {
-	fs := flag.NewFlagSet("subset", flag.ContinueOnError)
-	data := fs.String("data", "", "folder of <class>.pcap files or <class>/ folders")
+var command = cli.Command{
+	Name:    "subset",
+	Does:    "subset makes a smaller labelled data set from one: per class, -flows flows (or a -share of them) spread over the capture, cut to -packets packets; -rest keeps the others.",
+	Example: []string{"-data ../shared/data/captures-seed42 -share 0.8 -packets 32 -out train -rest heldout"},
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := command.FlagSet(stderr)
+	data := fs.String("data", "", "`folder` of <class>.pcap files or <class>/ folders (required)")
 	flows := fs.Int("flows", 48, "flows to keep per class")
 	packets := fs.Int("packets", 32, "packets to keep per flow")
 	minPackets := fs.Int("min-packets", 2, "leave out flows with fewer packets")
-	out := fs.String("out", "", "output folder")
+	out := fs.String("out", "", "output `folder` (required)")
 	share := fs.Float64("share", 0, "keep this share of each class's flows instead of -flows (0 < share <= 1)")
 	rest := fs.String("rest", "", "folder for the flows not kept (a held-out set), same layout (optional)")
-	if err := fs.Parse(args); err != nil {
+	quiet := fs.Bool("q", false, "quiet: print nothing but errors")
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *data == "" || *out == "" || *flows < 1 || *packets < 1 {
-		return errors.New("-data DIR, -out DIR, -flows N >= 1 and -packets N >= 1 are required")
+	if err := cli.First(cli.Positive("-flows", *flows), cli.Positive("-packets", *packets), cli.NonNegative("-min-packets", *minPackets), cli.InDir("-data", *data)); err != nil {
+		return err
 	}
-	if *share < 0 || *share > 1 {
-		return fmt.Errorf("-share %g: want 0 < share <= 1", *share)
+	if *share < 0 || *share > 1 || math.IsNaN(*share) {
+		return cli.Usagef("-share %g: want 0 < share <= 1", *share)
+	}
+	if *out == "" {
+		return cli.Usagef("-out is required")
+	}
+	for _, d := range []struct{ flag, dir string }{{"-out", *out}, {"-rest", *rest}} {
+		if d.dir != "" {
+			if err := cli.OutDir(d.flag, d.dir); err != nil {
+				return err
+			}
+		}
+	}
+	if *quiet {
+		stdout = io.Discard
 	}
 	ds, err := pcapio.LoadDataset(*data, pcapio.FlowOptions{MaxPackets: *packets})
 	if err != nil {
@@ -76,7 +93,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-12s %4d of %4d flows, %5d packets\n", c, len(keep), len(all), kept)
+		fmt.Fprintf(stdout, "%-12s %4d of %4d flows, %5d packets\n", c, len(keep), len(all), kept)
 		if *rest == "" {
 			continue
 		}

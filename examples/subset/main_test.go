@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 // class, spread over the capture.
 func TestSubset(t *testing.T) {
 	out := t.TempDir()
-	if err := run([]string{"-data", "../../testdata/captures", "-flows", "3", "-packets", "5", "-out", out}); err != nil {
+	if err := run([]string{"-data", "../../testdata/captures", "-flows", "3", "-packets", "5", "-out", out}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "*.pcap"))
@@ -32,7 +33,7 @@ func TestSubset(t *testing.T) {
 			}
 		}
 	}
-	if err := run([]string{"-data", "../../testdata/captures"}); err == nil {
+	if err := run([]string{"-data", "../../testdata/captures"}, io.Discard, io.Discard); err == nil {
 		t.Error("no -out: no error")
 	}
 }
