@@ -21,7 +21,7 @@ func TestImages(t *testing.T) {
 		in := "../../testdata/captures/" + c + "-200.pcap"
 		dir := t.TempDir()
 		var out bytes.Buffer
-		if err := run([]string{"-P", in, "-o", dir, "-packets", "32"}, &out, io.Discard); err != nil {
+		if err := run([]string{"-in", in, "-out", dir, "-packets", "32"}, &out, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		flows, _, err := pcapio.AssembleFile(in, pcapio.FlowOptions{MaxPackets: 32})
@@ -77,11 +77,11 @@ func i8(v []int8) []byte {
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{},
-		{"-P", "../../testdata/captures/dns-200.pcap", "-layout", "x"},
-		{"-P", "../../testdata/captures/dns-200.pcap", "-packets", "0"},
-		{"-P", "../../testdata/captures/dns-200.pcap", "-packets", "100000000"},
-		{"-P", "../../testdata/captures/dns-200.pcap", "-p", "100000000"},
-		{"-P", "missing.pcap"},
+		{"-in", "../../testdata/captures/dns-200.pcap", "-layout", "x"},
+		{"-in", "../../testdata/captures/dns-200.pcap", "-packets", "0"},
+		{"-in", "../../testdata/captures/dns-200.pcap", "-packets", "100000000"},
+		{"-in", "../../testdata/captures/dns-200.pcap", "-p", "100000000"},
+		{"-in", "missing.pcap"},
 	} {
 		if err := run(args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
