@@ -43,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	maxFlows := fs.Int("max-flows", 0, "write at most `N` flows (0: all)")
 	minPackets := fs.Int("min-packets", 1, "skip flows with fewer packets")
 	vlan := fs.Bool("vlan", true, "look through 802.1Q/802.1ad tags")
-	scale := fs.Int("scale", 1, "pixel rows per packet (above 1 for viewing; png2pcap reads images of 1)")
+	scale := fs.Int("png-scale", 1, "pixel rows per packet (above 1 for viewing; png2pcap reads images of 1)")
 	quiet := fs.Bool("q", false, "quiet: print nothing but errors")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -55,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("-p %d: want 0 to 65535 (an IP packet's largest payload)", *payload)
 	}
 	if *scale < 1 || *scale > t2t.MaxRowScale {
-		return cli.Usagef("-scale %d: want 1 to %d", *scale, t2t.MaxRowScale)
+		return cli.Usagef("-png-scale %d: want 1 to %d", *scale, t2t.MaxRowScale)
 	}
 	if err := cli.First(cli.NonNegative("-max-flows", *maxFlows), cli.NonNegative("-min-packets", *minPackets), cli.InFile("-in", *in)); err != nil {
 		return err
