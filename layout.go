@@ -333,3 +333,37 @@ func LayoutFromColumns(cols []string) (*Layout, error) {
 	}
 	return l, nil
 }
+
+// KnownSpecs are the layouts of flow images and nPrint CSVs made outside
+// t2t, in the order LayoutForWidth tries them: NetDiffusion's image layout
+// (1088 columns), nPrint's -4 -6 -t -u -i (1408) and the same with
+// Ethernet headers, -e -4 -6 -t -u -i (1520). KnownSpecs must not be
+// modified.
+var KnownSpecs = []LayoutSpec{
+	NetDiffusionSpec,
+	NPrintSpec,
+	{Eth: true, IPv4: true, IPv6: true, TCP: true, UDP: true, ICMP: true},
+}
+
+// LayoutForWidth returns the layout of an image or nPrint row width
+// columns wide: the first of specs (KnownSpecs when none are given) that
+// is that wide. The widths of specs may coincide (NetDiffusion's layout
+// with 40 payload bytes is as wide as nPrint's); the first wins. The
+// error says the width and lists the widths accepted.
+func LayoutForWidth(width int, specs ...LayoutSpec) (*Layout, error) {
+	if len(specs) == 0 {
+		specs = KnownSpecs
+	}
+	var known []string
+	for _, s := range specs {
+		l, err := s.Layout()
+		if err != nil {
+			return nil, err
+		}
+		if l.Width() == width {
+			return l, nil
+		}
+		known = append(known, l.String())
+	}
+	return nil, fmt.Errorf("t2t: no known layout is %d columns wide; known: %s", width, strings.Join(known, ", "))
+}

@@ -3,6 +3,7 @@ package t2t
 import (
 	"bufio"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,47 @@ func TestLayoutErrors(t *testing.T) {
 	}
 	if _, err := LayoutFromColumns([]string{"ipv4_ver_0"}); err == nil {
 		t.Error("partial field: no error")
+	}
+}
+
+// TestLayoutForWidth: the known widths give their layouts (the 1088
+// columns are NetDiffusion's image columns), a payload spec is matched by
+// its own width, and another width is an error naming it and the widths
+// accepted.
+func TestLayoutForWidth(t *testing.T) {
+	for _, c := range []struct {
+		width int
+		want  LayoutSpec
+	}{{1088, NetDiffusionSpec}, {1408, NPrintSpec}, {1520, KnownSpecs[2]}} {
+		l, err := LayoutForWidth(c.width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := c.want.MustLayout(); l.Width() != c.width || l.String() != want.String() {
+			t.Errorf("width %d: %v, want %v", c.width, l, want)
+		}
+	}
+	if l, _ := LayoutForWidth(1088); l.Has(BlockEth) || !l.Has(BlockICMP) {
+		t.Errorf("1088: %v", l)
+	}
+	if l, _ := LayoutForWidth(1520); !l.Has(BlockEth) {
+		t.Errorf("1520 has no Ethernet block: %v", l)
+	}
+	nd16 := NetDiffusionSpec
+	nd16.Payload = 16
+	if l, err := LayoutForWidth(1088+128, nd16); err != nil || l.PayloadBytes() != 16 {
+		t.Errorf("payload spec: %v, %v", l, err)
+	}
+	if _, err := LayoutForWidth(1088, nd16); err == nil {
+		t.Error("1088 against a spec of 1216 columns: no error")
+	}
+	_, err := LayoutForWidth(1000)
+	if err == nil {
+		t.Fatal("width 1000: no error")
+	}
+	for _, s := range []string{"1000", "1088", "1408", "1520"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %s", err, s)
+		}
 	}
 }
