@@ -94,11 +94,29 @@ type CSVOptions struct {
 
 // CSVWriter writes nPrint CSV: a header, then one line per row. It buffers;
 // call Flush at the end.
+//
+// Its exported fields change what it writes as nPrint's output options
+// do; set them before the first row.
 type CSVWriter struct {
+	// Fill is the value written for a vacant bit: -1 (NewCSVWriter's
+	// default, as nPrint's), or another, as nPrint's -F sets it. A CSV
+	// whose fill is 0 or 1 cannot be read back with its vacant bits.
+	Fill int8
+	// Omit, when not nil, leaves out of the header and the rows every bit
+	// column whose name (e.g. "ipv4_ttl_0") it reports true for, as
+	// nPrint's -x does with the columns its regular expression matches.
+	// The key and time columns are always written.
+	Omit func(column string) bool
+	// KeyHeader, when not empty, is written in the header instead of the
+	// key column's name: the names of the columns the keys of WriteRow
+	// hold (nPrint's -C writes its input's header there, comma-separated).
+	KeyHeader string
+
 	w      *bufio.Writer
 	layout *Layout
 	opts   CSVOptions
 	header bool
+	keep   []int // with Omit, the columns written
 	prev   int64 // previous row's time in microseconds
 	rows   int
 	buf    []byte
@@ -107,7 +125,7 @@ type CSVWriter struct {
 
 // NewCSVWriter returns a writer of rows of layout.
 func NewCSVWriter(w io.Writer, layout *Layout, opts CSVOptions) *CSVWriter {
-	return &CSVWriter{w: bufio.NewWriterSize(w, 1<<16), layout: layout, opts: opts}
+	return &CSVWriter{Fill: -1, w: bufio.NewWriterSize(w, 1<<16), layout: layout, opts: opts}
 }
 
 // WriteHeader writes the header line. WriteRow calls it when needed.
@@ -116,19 +134,36 @@ func (c *CSVWriter) WriteHeader() error {
 		return c.err
 	}
 	c.header = true
-	b := append(c.buf[:0], c.opts.Key.Name()...)
+	key := c.KeyHeader
+	if key == "" {
+		key = c.opts.Key.Name()
+	}
+	b := append(c.buf[:0], key...)
 	switch c.opts.Time {
 	case TimeRelative:
 		b = append(b, ",rts"...)
 	case TimeAbsolute:
 		b = append(b, ",tv_sec,tv_usec"...)
 	}
+	col := 0
+	if c.Omit != nil {
+		c.keep = make([]int, 0, c.layout.width)
+	}
 	for _, f := range c.layout.fields {
 		for i := 0; i < f.Bits; i++ {
+			n := len(b)
 			b = append(b, ',')
 			b = append(b, f.Name...)
 			b = append(b, '_')
 			b = strconv.AppendInt(b, int64(i), 10)
+			if c.Omit != nil {
+				if c.Omit(string(b[n+1:])) {
+					b = b[:n]
+				} else {
+					c.keep = append(c.keep, col)
+				}
+			}
+			col++
 		}
 	}
 	b = append(b, '\n')
@@ -194,7 +229,11 @@ func (c *CSVWriter) WriteRow(key []byte, ts time.Time, row []int8) error {
 	}
 	c.prev = us
 	c.rows++
-	b = appendBits(b, row)
+	if c.Omit == nil && c.Fill == -1 {
+		b = appendBits(b, row)
+	} else {
+		b = c.appendSome(b, row)
+	}
 	if b == nil {
 		for i, v := range row {
 			if v < -1 || v > 1 {
@@ -206,6 +245,41 @@ func (c *CSVWriter) WriteRow(key []byte, ts time.Time, row []int8) error {
 	c.buf = b
 	_, c.err = c.w.Write(b)
 	return c.err
+}
+
+// appendSome is appendBits for a writer with Omit or a Fill other than
+// -1: ",v" for each column kept, Fill for the vacant ones. It returns nil
+// if a value is not 1, 0 or -1.
+func (c *CSVWriter) appendSome(b []byte, row []int8) []byte {
+	put := func(b []byte, v int8) []byte {
+		switch v {
+		case 0, 1:
+			return append(b, ',', '0'+byte(v))
+		case -1:
+			return strconv.AppendInt(append(b, ','), int64(c.Fill), 10)
+		}
+		return nil
+	}
+	if c.keep == nil {
+		for _, v := range row {
+			if b = put(b, v); b == nil {
+				return nil
+			}
+		}
+		return b
+	}
+	for _, i := range c.keep {
+		if b = put(b, row[i]); b == nil {
+			return nil
+		}
+	}
+	// a value out of range in an omitted column is still an error
+	for _, v := range row {
+		if v < -1 || v > 1 {
+			return nil
+		}
+	}
+	return b
 }
 
 func floorDiv(a, b int64) int64 {

@@ -64,7 +64,10 @@
 // for bit, quirks included; EncoderOptions.VLAN and IPv6Payload depart from
 // it where nPrint is wrong. ModelEncoderOptions (both departures) is the
 // encoding t2t's models are trained on: use it for anything compared with
-// a model's output.
+// a model's output. Where a snap length cut a packet short, nPrint reads
+// the payload its IP header claims past the end of the capture (zeros, then
+// memory); the Encoder writes those bytes vacant, or 0 with
+// EncoderOptions.ZeroSnappedPayload, as the nprint command does.
 //
 // # Parsing
 //

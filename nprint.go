@@ -21,7 +21,8 @@ func init() {
 var vacant8 = [8]int8{-1, -1, -1, -1, -1, -1, -1, -1}
 
 // EncoderOptions choose where the Encoder departs from nPrint 1.2.1. The
-// zero value reproduces nPrint bit for bit.
+// zero value reproduces nPrint bit for bit, except for bytes that nPrint
+// reads past the end of the captured packet (see ZeroSnappedPayload).
 type EncoderOptions struct {
 	// VLAN looks through 802.1Q/802.1ad tags on Ethernet frames. nPrint
 	// does not: it reads a tagged frame from its first byte as if it were
@@ -35,6 +36,16 @@ type EncoderOptions struct {
 	// With the option off, t2t reproduces that offset (bytes past the
 	// capture are vacant).
 	IPv6Payload bool
+	// ZeroSnappedPayload writes as 0 the payload bytes that the IP header
+	// claims (up to the payload block's width) but that the capture does
+	// not hold, as in a capture made with a snap length. nPrint 1.2.1
+	// encodes those bytes too: it reads them past the end of libpcap's
+	// packet buffer, and gets zeros first, then whatever memory follows
+	// (measured: 8 zero bytes, then heap contents). With the option off
+	// (the zero value, and ModelEncoderOptions) they are vacant (-1), like
+	// every other byte the capture lacks; on, a row holds as many payload
+	// bytes as nPrint's does, the ones nPrint takes from memory being 0.
+	ZeroSnappedPayload bool
 }
 
 // ModelEncoderOptions are the options of the encoding that t2t's models
@@ -91,19 +102,28 @@ func (e *Encoder) Encode(dst []int8, link LinkType, frame []byte) (PacketInfo, e
 	return info, nil
 }
 
-// fill writes bits [bit, bit+len(out)) of block b.
+// fill writes bits [bit, bit+len(out)) of block b: the bytes the capture
+// holds, then zeros up to the block's length when it is a snapped payload
+// and ZeroSnappedPayload is set, then vacant bits.
 func (e *Encoder) fill(out []int8, b Block, bit int) {
 	h, hl := e.hdr[b], e.hlen[b]
 	if len(h) > hl {
 		h = h[:hl]
 	}
+	zero := len(h) // bytes [len(h), zero) are written as 0
+	if b == BlockPayload && e.opts.ZeroSnappedPayload {
+		zero = hl
+	}
 	if bit&7 == 0 && len(out)&7 == 0 {
 		by := bit >> 3
 		for i := 0; i < len(out); i += 8 {
 			k := by + i>>3
-			if k < len(h) {
+			switch {
+			case k < len(h):
 				*(*[8]int8)(out[i:]) = byteBits[h[k]]
-			} else {
+			case k < zero:
+				*(*[8]int8)(out[i:]) = [8]int8{}
+			default:
 				*(*[8]int8)(out[i:]) = vacant8
 			}
 		}
@@ -111,9 +131,12 @@ func (e *Encoder) fill(out []int8, b Block, bit int) {
 	}
 	for i := range out {
 		p := bit + i
-		if k := p >> 3; k < len(h) {
+		switch k := p >> 3; {
+		case k < len(h):
 			out[i] = int8(h[k] >> (7 - p&7) & 1)
-		} else {
+		case k < zero:
+			out[i] = 0
+		default:
 			out[i] = -1
 		}
 	}

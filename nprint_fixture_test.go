@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,6 +75,12 @@ func readFlags(t *testing.T, path string) map[string]string {
 // encodePcapGo encodes a pcap with gopacket's reader (an independent
 // oracle for pcapio) and returns the CSV.
 func encodePcapGo(t *testing.T, path string, spec t2t.LayoutSpec, o t2t.CSVOptions) []byte {
+	return encodePcapGoWith(t, path, spec, o, t2t.EncoderOptions{}, nil)
+}
+
+// encodePcapGoWith is encodePcapGo with encoder options and a function
+// that sets the CSV writer's fields (nil: none).
+func encodePcapGoWith(t *testing.T, path string, spec t2t.LayoutSpec, o t2t.CSVOptions, eo t2t.EncoderOptions, set func(*t2t.CSVWriter)) []byte {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +110,12 @@ func encodePcapGo(t *testing.T, path string, spec t2t.LayoutSpec, o t2t.CSVOptio
 		}
 	}
 	l := spec.MustLayout()
-	enc := t2t.NewEncoder(l, t2t.EncoderOptions{})
+	enc := t2t.NewEncoder(l, eo)
 	var out bytes.Buffer
 	w := t2t.NewCSVWriter(&out, l, o)
+	if set != nil {
+		set(w)
+	}
 	row := make([]int8, l.Width())
 	var key []byte
 	for {
@@ -267,4 +277,119 @@ func maskOverRead(got, want []byte) int {
 		}
 	}
 	return n
+}
+
+// TestNPrintFixturesOutputOptions checks the library's side of nPrint's
+// -F (CSVWriter.Fill, f6), -x (CSVWriter.Omit, f7) and of the payload
+// nPrint reads past a snapped packet (EncoderOptions.ZeroSnappedPayload,
+// f9) against nPrint 1.2.1's output.
+func TestNPrintFixturesOutputOptions(t *testing.T) {
+	dir := "testdata/nprint/captures"
+	v4 := t2t.LayoutSpec{IPv4: true, TCP: true, UDP: true, ICMP: true}
+	f7 := regexp.MustCompile(`^(?:ipv4_(ttl|id)_.*|tcp_(seq|ackn)_.*)$`)
+	snap := t2t.LayoutSpec{IPv4: true, TCP: true, UDP: true, Payload: 300}
+	for _, class := range []string{"dns", "http", "icmp", "ntp", "redis", "sip", "ssh"} {
+		pcap := "testdata/captures/" + class + "-200.pcap"
+		want := func(fl string) []byte { return readGz(t, filepath.Join(dir, class+"-200."+fl+".nprint.gz")) }
+		t.Run(class+".f6", func(t *testing.T) {
+			got := encodePcapGoWith(t, pcap, t2t.NPrintSpec, t2t.CSVOptions{}, t2t.EncoderOptions{}, func(w *t2t.CSVWriter) { w.Fill = 0 })
+			if w := want("f6"); !bytes.Equal(got, w) {
+				t.Fatalf("Fill 0 differs from nPrint -F 0: %s", firstDiff(got, w))
+			}
+		})
+		t.Run(class+".f7", func(t *testing.T) {
+			got := encodePcapGoWith(t, pcap, v4, t2t.CSVOptions{}, t2t.EncoderOptions{}, func(w *t2t.CSVWriter) { w.Omit = f7.MatchString })
+			if w := want("f7"); !bytes.Equal(got, w) {
+				t.Fatalf("Omit differs from nPrint -x: %s", firstDiff(got, w))
+			}
+		})
+		t.Run(class+".f9", func(t *testing.T) {
+			vacant := encodePcapGo(t, pcap, snap, t2t.CSVOptions{})
+			zero := encodePcapGoWith(t, pcap, snap, t2t.CSVOptions{}, t2t.EncoderOptions{ZeroSnappedPayload: true}, nil)
+			if model := encodePcapGoWith(t, pcap, snap, t2t.CSVOptions{}, t2t.ModelEncoderOptions(), nil); !bytes.Equal(model, vacant) {
+				t.Fatal("ModelEncoderOptions encode a snapped payload otherwise than the zero options (vacant)")
+			}
+			read, same, err := compareSnapped(zero, vacant, want("f9"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d payload bytes nPrint read past the capture, %d of them 0 as ZeroSnappedPayload writes", read, same)
+		})
+	}
+}
+
+// compareSnapped checks a CSV encoded with ZeroSnappedPayload (zero)
+// against nPrint's (want), with the same encoded without it (vacant):
+// they are the same but where nPrint read a payload byte past the end of
+// the capture, which vacant writes as -1, zero as 0 and nPrint as what it
+// read there. It returns how many such bytes there are and how many of
+// them nPrint read as 0.
+func compareSnapped(zero, vacant, want []byte) (read, same int, err error) {
+	zl, vl, wl := strings.Split(string(zero), "\n"), strings.Split(string(vacant), "\n"), strings.Split(string(want), "\n")
+	if len(zl) != len(wl) || len(vl) != len(wl) {
+		return 0, 0, errors.New("line counts differ: " + firstDiff(zero, want))
+	}
+	hdr := strings.Split(wl[0], ",")
+	for i := range wl {
+		if zl[i] == wl[i] && vl[i] == wl[i] {
+			continue
+		}
+		zc, vc, wc := strings.Split(zl[i], ","), strings.Split(vl[i], ","), strings.Split(wl[i], ",")
+		if len(zc) != len(wc) || len(vc) != len(wc) {
+			return 0, 0, errors.New("line " + strconv.Itoa(i+1) + ": column counts differ")
+		}
+		for j := range wc {
+			if zc[j] == wc[j] && vc[j] == wc[j] {
+				continue
+			}
+			where := "line " + strconv.Itoa(i+1) + " column " + hdr[j] + ": "
+			switch {
+			case !strings.HasPrefix(hdr[j], "payload_bit_"):
+				return 0, 0, errors.New(where + "differs outside the payload")
+			case vc[j] != "-1" || zc[j] != "0" || wc[j] == "-1":
+				return 0, 0, errors.New(where + "got " + zc[j] + " (" + vc[j] + " without the option), nPrint " + wc[j] + ": not a byte read past the capture")
+			}
+			if n, _ := strconv.Atoi(strings.TrimPrefix(hdr[j], "payload_bit_")); n%8 == 7 {
+				read++
+				if strings.Join(wc[j-7:j+1], "") == "00000000" {
+					same++
+				}
+			}
+		}
+	}
+	return read, same, nil
+}
+
+// TestZeroSnappedPayload: a UDP packet whose IP header claims 100 bytes,
+// captured to 40 (12 payload bytes), in a layout of 80 payload bytes: the
+// 12 bytes held, then 60 bytes of 0 up to the 72 the header claims (with
+// the option) or vacant (without), then vacant to the block's end.
+func TestZeroSnappedPayload(t *testing.T) {
+	ip := make([]byte, 40)
+	ip[0], ip[3], ip[9] = 0x45, 100, t2t.ProtoUDP
+	for i := 28; i < 40; i++ {
+		ip[i] = 0xff
+	}
+	l := t2t.LayoutSpec{UDP: true, Payload: 80}.MustLayout()
+	p0, _, _ := l.Field("payload_bit")
+	for _, on := range []bool{false, true} {
+		row := make([]int8, l.Width())
+		if _, err := t2t.NewEncoder(l, t2t.EncoderOptions{ZeroSnappedPayload: on}).Encode(row, t2t.LinkRaw, ip); err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < 80; k++ {
+			want := int8(-1)
+			switch {
+			case k < 12:
+				want = 1
+			case k < 72 && on:
+				want = 0
+			}
+			for _, v := range row[p0+8*k : p0+8*k+8] {
+				if v != want {
+					t.Fatalf("ZeroSnappedPayload %v: payload byte %d has bit %d, want %d", on, k, v, want)
+				}
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 
 var classes = []string{"dns", "http", "icmp", "ntp", "redis", "sip", "ssh"}
 
+// flagSets reads nPrint's command lines of FLAGS.tsv, without the input
+// and output files (the tests name them) and without f10's redirection.
 func flagSets(t *testing.T) map[string][]string {
 	b, err := os.ReadFile("../../testdata/nprint/captures/FLAGS.tsv")
 	if err != nil {
@@ -27,18 +30,48 @@ func flagSets(t *testing.T) map[string][]string {
 	m := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		name, cmd, _ := strings.Cut(line, "\t")
+		cmd, _, _ = strings.Cut(cmd, " > ") // f10: what -S prints
 		var args []string
-		f := strings.Fields(cmd)[1:] // drop "nprint"
+		f := shellWords(cmd)[1:] // drop "nprint"
 		for i := 0; i < len(f); i++ {
-			if f[i] == "-P" || f[i] == "-W" { // file names come from the test
+			switch {
+			case f[i] == "-P" || f[i] == "-W":
 				i++
-				continue
+			case strings.HasPrefix(f[i], "--pcap_file=") || strings.HasPrefix(f[i], "--write_file="):
+			default:
+				args = append(args, f[i])
 			}
-			args = append(args, f[i])
 		}
 		m[name] = args
 	}
 	return m
+}
+
+// shellWords splits a command line at spaces, as a shell does with
+// single quotes.
+func shellWords(s string) []string {
+	var words []string
+	var w strings.Builder
+	in, quoted := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, in = !quoted, true
+		case r == ' ' && !quoted:
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+			}
+			in = false
+		default:
+			w.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words
 }
 
 func gunzip(t *testing.T, path string) []byte {
@@ -59,21 +92,93 @@ func gunzip(t *testing.T, path string) []byte {
 }
 
 // TestSameAsNPrint runs the command with nPrint's own flag sets on the
-// committed captures and compares with nPrint 1.2.1's output.
+// committed captures and compares with nPrint 1.2.1's output: the CSV
+// byte for byte (f1 to f8), what -S prints (f10), and for f9 (-p 300 on
+// captures with a snap length) the CSV byte for byte but where nPrint
+// read payload bytes past the end of the captured packet: there nprint
+// writes 0 (compareSnapped).
 func TestSameAsNPrint(t *testing.T) {
+	dir := "../../testdata/nprint/captures/"
 	for name, args := range flagSets(t) {
 		for _, c := range classes {
-			var out bytes.Buffer
-			a := append([]string{"-P", "../../testdata/captures/" + c + "-200.pcap"}, args...)
-			if err := run(a, &out, io.Discard); err != nil {
-				t.Fatalf("%s %v: %v", c, a, err)
+			t.Run(c+"."+name, func(t *testing.T) {
+				in := "../../testdata/captures/" + c + "-200.pcap"
+				var out, stderr bytes.Buffer
+				a := append([]string{"-P", in}, args...)
+				if name == "f10" {
+					a = append(a, "-W", filepath.Join(t.TempDir(), "x.csv"))
+				}
+				if err := run(a, &out, &stderr); err != nil {
+					t.Fatalf("%v: %v", a, err)
+				}
+				switch name {
+				case "f10":
+					want, err := os.ReadFile(dir + c + "-200.f10.stats.txt")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if stderr.String() != string(want) {
+						t.Fatalf("-S printed\n%s\nnPrint 1.2.1 prints\n%s", stderr.String(), want)
+					}
+				case "f9":
+					var vacant bytes.Buffer
+					if err := run(append(a, "-snap-vacant"), &vacant, io.Discard); err != nil {
+						t.Fatal(err)
+					}
+					read, same, err := compareSnapped(out.Bytes(), vacant.Bytes(), gunzip(t, dir+c+"-200.f9.nprint.gz"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Logf("%d payload bytes nPrint read past the capture, %d of them 0 as nprint writes", read, same)
+				default:
+					if want := gunzip(t, dir+c+"-200."+name+".nprint.gz"); !bytes.Equal(out.Bytes(), want) {
+						t.Fatalf("%v: output differs from nPrint 1.2.1", args)
+					}
+				}
+			})
+		}
+	}
+}
+
+// compareSnapped checks a CSV that nprint wrote (zero) against nPrint's
+// (want), with the same written with -snap-vacant (vacant): they are the
+// same but where nPrint read a payload byte past the end of the capture,
+// which vacant writes as -1, zero as 0 and nPrint as what memory held
+// there. It returns how many such bytes there are and how many of them
+// nPrint read as 0.
+func compareSnapped(zero, vacant, want []byte) (read, same int, err error) {
+	zl, vl, wl := strings.Split(string(zero), "\n"), strings.Split(string(vacant), "\n"), strings.Split(string(want), "\n")
+	if len(zl) != len(wl) || len(vl) != len(wl) {
+		return 0, 0, fmt.Errorf("%d and %d lines, nPrint %d", len(zl), len(vl), len(wl))
+	}
+	hdr := strings.Split(wl[0], ",")
+	for i := range wl {
+		if zl[i] == wl[i] && vl[i] == wl[i] {
+			continue
+		}
+		zc, vc, wc := strings.Split(zl[i], ","), strings.Split(vl[i], ","), strings.Split(wl[i], ",")
+		if len(zc) != len(wc) || len(vc) != len(wc) {
+			return 0, 0, fmt.Errorf("line %d: column counts differ", i+1)
+		}
+		for j := range wc {
+			if zc[j] == wc[j] && vc[j] == wc[j] {
+				continue
 			}
-			want := gunzip(t, "../../testdata/nprint/captures/"+c+"-200."+name+".nprint.gz")
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("%s %s (%v): output differs from nPrint 1.2.1", c, name, args)
+			switch {
+			case !strings.HasPrefix(hdr[j], "payload_bit_"):
+				return 0, 0, fmt.Errorf("line %d column %s: differs outside the payload", i+1, hdr[j])
+			case vc[j] != "-1" || zc[j] != "0" || wc[j] == "-1":
+				return 0, 0, fmt.Errorf("line %d column %s: %s (%s with -snap-vacant), nPrint %s: not a byte read past the capture", i+1, hdr[j], zc[j], vc[j], wc[j])
+			}
+			if n, _ := strconv.Atoi(strings.TrimPrefix(hdr[j], "payload_bit_")); n%8 == 7 {
+				read++
+				if strings.Join(wc[j-7:j+1], "") == "00000000" {
+					same++
+				}
 			}
 		}
 	}
+	return read, same, nil
 }
 
 func TestCount(t *testing.T) {
