@@ -22,6 +22,13 @@ import (
 type Control struct {
 	Rows, Cols int
 	Present    []bool // Rows·Cols, row-major
+	// Known, when not nil, holds Rows·Cols bits the flow must carry
+	// besides its structure: 0 or 1 where the bit is fixed, -1 where it
+	// is not. Templates fix the server's port in the port field of each
+	// packet's direction, so that a masked model draws a flow whose
+	// packets go the ways a real flow's do (pipeline.StructureStart). A
+	// ControlNet sees only Present.
+	Known []int8
 }
 
 // FromMatrix is the structure map of m over rows rows: a bit is present

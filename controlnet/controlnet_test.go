@@ -448,3 +448,97 @@ func TestTemplates(t *testing.T) {
 		t.Fatalf("corrupt templates: %v", err)
 	}
 }
+
+// TestTemplateDirections: the templates of real flows record the server
+// port and each packet's direction as the capture has them (tshark-free:
+// read back from the flows' own packets), and a template's Control fixes
+// the server port in the port field of each packet's direction; bad
+// directions are refused.
+func TestTemplateDirections(t *testing.T) {
+	cfg := unet.Tiny()
+	l := cfg.Layout.MustLayout()
+	flows := map[string][]*pcapio.Flow{}
+	for _, c := range []string{"dns", "ssh", "icmp"} {
+		fl, _, err := pcapio.AssembleFile("../testdata/captures/"+c+"-200.pcap", pcapio.FlowOptions{MaxPackets: cfg.Rows})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows[c] = fl
+	}
+	tf, err := train.Matrices(flows, l, cfg.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := BuildTemplates(tf, l.Width(), cfg.Rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, c := range []string{"dns", "ssh"} {
+		k := 0
+		for i, f := range flows[c] {
+			if FromMatrix(tf[c][i].Matrix, cfg.Rows).Packets() < 2 {
+				continue
+			}
+			ft := tp.Classes[c].Flows[k]
+			ctl, err := tp.Control(c, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k++
+			server := f.Key.A.Port()
+			if f.Key.A == f.Src {
+				server = f.Key.B.Port()
+			}
+			if ft.Server != int(server) || len(ft.Dirs) != min(len(f.Packets), cfg.Rows) {
+				t.Fatalf("%s flow %d: server %d dirs %q, want server %d and %d directions", c, i, ft.Server, ft.Dirs, server, len(f.Packets))
+			}
+			for r := range ft.Dirs {
+				want := byte('1')
+				if f.Forward(r) {
+					want = '0'
+				}
+				if ft.Dirs[r] != want {
+					t.Fatalf("%s flow %d packet %d: direction %c, want %c", c, i, r, ft.Dirs[r], want)
+				}
+				// the known bits are the server port in the right field
+				field := map[string][2]string{"tcp": {"tcp_sprt", "tcp_dprt"}, "udp": {"udp_sport", "udp_dport"}}[ft.Transport][1-(want-'0')]
+				col, _, _ := l.Field(field)
+				v := 0
+				for b := 0; b < 16; b++ {
+					v = v<<1 | int(ctl.Known[r*ctl.Cols+col+b])
+				}
+				if v != int(server) {
+					t.Fatalf("%s flow %d packet %d: known %s %d, want the server port %d", c, i, r, field, v, server)
+				}
+				checked++
+			}
+			fixed := 0
+			for _, b := range ctl.Known {
+				if b >= 0 {
+					fixed++
+				}
+			}
+			if fixed != 16*len(ft.Dirs) {
+				t.Fatalf("%s flow %d: %d known bits, want 16 per packet", c, i, fixed)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no direction checked")
+	}
+	for _, ft := range tp.Classes["icmp"].Flows {
+		if ft.Server != 0 || ft.Dirs != "" {
+			t.Fatalf("icmp template with a server port %d or directions %q", ft.Server, ft.Dirs)
+		}
+	}
+	if c, _ := tp.Control("icmp", 0); c.Known != nil {
+		t.Fatal("icmp template fixes bits")
+	}
+	bad := *tp
+	bad.Classes = map[string]*ClassTemplates{"ssh": {Masks: tp.Classes["ssh"].Masks, Flows: append([]FlowTemplate(nil), tp.Classes["ssh"].Flows...)}}
+	bad.Classes["ssh"].Flows[0].Dirs = "01x"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "directions") {
+		t.Fatalf("bad directions: %v", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
+	"t2t"
 	"t2t/train"
 )
 
@@ -28,10 +30,16 @@ type ClassTemplates struct {
 }
 
 // FlowTemplate is one flow: its transport word and, per packet, the index
-// of its row mask (rows past the end are vacant).
+// of its row mask (rows past the end are vacant). For TCP and UDP flows
+// it also holds the server's port and each packet's direction, one byte
+// per row: '0' client to server (the server port is the destination),
+// '1' server to client, '-' neither port is the server's. Templates made
+// before directions were recorded have neither.
 type FlowTemplate struct {
 	Transport string `json:"transport"`
 	Rows      []int  `json:"rows"`
+	Server    int    `json:"server,omitempty"`
+	Dirs      string `json:"dirs,omitempty"`
 }
 
 // BuildTemplates records, per class, the structure maps of the first rows
@@ -56,6 +64,7 @@ func BuildTemplates(flows map[string][]train.Flow, cols, rows, minPackets int) (
 				continue
 			}
 			ft := FlowTemplate{Transport: f.Transport}
+			ft.Server, ft.Dirs = directions(m, rows)
 			for r := 0; r < min(m.Rows, rows); r++ {
 				key := packRow(m.Row(r))
 				i, ok := index[key]
@@ -73,6 +82,100 @@ func BuildTemplates(flows map[string][]train.Flow, cols, rows, minPackets int) (
 		}
 	}
 	return t, nil
+}
+
+// portFields are the port fields of each transport: source, destination.
+var portFields = map[uint8][2]string{t2t.ProtoTCP: {"tcp_sprt", "tcp_dprt"}, t2t.ProtoUDP: {"udp_sport", "udp_dport"}}
+
+// directions reads the server port of a TCP or UDP flow (the destination
+// port of its first packet, which training flows start with) and each of
+// its first rows packets' direction (FlowTemplate.Dirs); 0 and "" for
+// other flows or a layout without ports.
+func directions(m *t2t.Matrix, rows int) (int, string) {
+	if m.Layout == nil || m.Rows == 0 {
+		return 0, ""
+	}
+	fr := t2t.NewFieldReader(m.Layout)
+	proto := uint8(0)
+	if fr.Load(m.Row(0)) == nil {
+		switch {
+		case m.Layout.Has(t2t.BlockTCP) && fr.Present(t2t.BlockTCP, 20):
+			proto = t2t.ProtoTCP
+		case m.Layout.Has(t2t.BlockUDP) && fr.Present(t2t.BlockUDP, 8):
+			proto = t2t.ProtoUDP
+		}
+	}
+	pf, ok := portFields[proto]
+	if !ok {
+		return 0, ""
+	}
+	if _, _, ok := m.Layout.Field(pf[0]); !ok {
+		return 0, ""
+	}
+	server, vacant := fr.Field(pf[1])
+	if vacant != 0 || server == 0 {
+		return 0, ""
+	}
+	dirs := make([]byte, 0, min(m.Rows, rows))
+	for r := 0; r < min(m.Rows, rows); r++ {
+		d := byte('-')
+		if fr.Load(m.Row(r)) == nil {
+			sp, v1 := fr.Field(pf[0])
+			dp, v2 := fr.Field(pf[1])
+			switch {
+			case v1 != 0 || v2 != 0:
+			case dp == server:
+				d = '0'
+			case sp == server:
+				d = '1'
+			}
+		}
+		dirs = append(dirs, d)
+	}
+	return int(server), string(dirs)
+}
+
+// known sets, in c.Known, the server port of template f in the port field
+// of each row's direction (see FlowTemplate); nothing when f has no
+// directions or the columns are no known layout.
+func (t *Templates) known(c *Control, f *FlowTemplate) {
+	pf, ok := portFields[map[string]uint8{"tcp": t2t.ProtoTCP, "udp": t2t.ProtoUDP}[f.Transport]]
+	if !ok || f.Server <= 0 || f.Server > 65535 || f.Dirs == "" {
+		return
+	}
+	l, err := t2t.LayoutForWidth(t.Cols)
+	if err != nil {
+		return
+	}
+	var cols [2]int
+	for i, name := range pf {
+		col, bits, ok := l.Field(name)
+		if !ok || bits != 16 {
+			return
+		}
+		cols[i] = col
+	}
+	c.Known = make([]int8, len(c.Present))
+	for i := range c.Known {
+		c.Known[i] = -1
+	}
+	for r := 0; r < min(len(f.Dirs), c.Rows); r++ {
+		var col int
+		switch f.Dirs[r] {
+		case '0':
+			col = cols[1] // the destination is the server
+		case '1':
+			col = cols[0]
+		default:
+			continue
+		}
+		for b := 0; b < 16; b++ {
+			i := r*c.Cols + col + b
+			if c.Present[i] {
+				c.Known[i] = int8(f.Server >> (15 - b) & 1)
+			}
+		}
+	}
 }
 
 func packRow(row []int8) string {
@@ -109,6 +212,9 @@ func (t *Templates) Validate() error {
 					return fmt.Errorf("controlnet: templates: class %q: flow %d: mask %d of %d", c, i, k, len(ct.Masks))
 				}
 			}
+			if f.Server < 0 || f.Server > 65535 || len(f.Dirs) > len(f.Rows) || strings.Trim(f.Dirs, "01-") != "" {
+				return fmt.Errorf("controlnet: templates: class %q: flow %d: server port %d, directions %q (want 0 to 65535, and one of 0, 1, - per row)", c, i, f.Server, f.Dirs)
+			}
 		}
 	}
 	return nil
@@ -130,6 +236,7 @@ func (t *Templates) Control(class string, i int) (*Control, error) {
 			c.Present[r*t.Cols+j] = b[j/8]&(0x80>>(j%8)) != 0
 		}
 	}
+	t.known(c, &ct.Flows[i])
 	return c, nil
 }
 

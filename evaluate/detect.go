@@ -50,7 +50,9 @@ type Detectability struct {
 // then sits in the training folds with the other label.
 func Detect(real, synth map[string][]*pcapio.Flow, cfg MeasureConfig) (*Detectability, error) {
 	cfg = cfg.withDefaults()
-	fz, err := NewFeaturizer(MeasureFeatures(cfg.Packets))
+	fo := MeasureFeatures(cfg.Packets)
+	fo.Drop = append(fo.Drop, cfg.Drop...)
+	fz, err := NewFeaturizer(fo)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,10 @@ type MeasureConfig struct {
 	Forest ForestConfig `json:"forest"`
 	// Seed draws the balanced subsets, the folds and the forests.
 	Seed uint64 `json:"seed"`
+	// Drop lists fields detectability leaves out besides CaptureFields,
+	// addresses, ports and checksums: to find which fields give a
+	// generator away, or to judge it without values it does not model.
+	Drop []string `json:"drop,omitempty"`
 }
 
 func (c MeasureConfig) withDefaults() MeasureConfig {

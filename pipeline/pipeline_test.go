@@ -200,8 +200,9 @@ func TestGenerateWithTemplates(t *testing.T) {
 
 // TestMaskedTemplates: a masked model started from the structures of real
 // flows (Options.Templates) gives flows with exactly those structures:
-// every cell a template says is vacant is vacant, every other is a bit;
-// without templates the same model gives other structures.
+// every cell a template says is vacant is vacant, every other is a bit,
+// and the server port sits in the port field of each packet's direction
+// as in the real flow.
 func TestMaskedTemplates(t *testing.T) {
 	dir := t.TempDir()
 	if err := testmodel.BuildProcess("..", dir, 20, sampler.Mask); err != nil {
@@ -241,9 +242,15 @@ func TestMaskedTemplates(t *testing.T) {
 		}
 		for i, c := range o.Controls {
 			mat := o.Matrices[i]
+			if c.Known == nil {
+				t.Fatalf("%s flow %d: the template fixes no server port", class, i)
+			}
 			for k, present := range c.Present {
 				if (mat.Bits[k] != -1) != present {
 					t.Fatalf("%s flow %d: cell %d is %d where the template says present=%v", class, i, k, mat.Bits[k], present)
+				}
+				if c.Known[k] >= 0 && mat.Bits[k] != c.Known[k] {
+					t.Fatalf("%s flow %d: cell %d is %d where the template fixes %d (the server port of the packet's direction)", class, i, k, mat.Bits[k], c.Known[k])
 				}
 			}
 		}

@@ -42,18 +42,27 @@ type SampleOptions struct {
 // structure map: the cells the map says are vacant are known vacant, the
 // present ones masked and known present (planes 0, 0, -1: drawn as 0 or 1,
 // see sampler.Masked), so that the flow has exactly the map's packets and
-// headers and the model draws their bits. rows and cols are the model's.
+// headers and the model draws their bits; the map's Known bits start
+// known (the server port in each packet's direction, from a template).
+// rows and cols are the model's.
 func StructureStart(c *controlnet.Control, rows, cols int) ([]float32, error) {
 	if c.Rows != rows || c.Cols != cols {
 		return nil, fmt.Errorf("pipeline: structure map of %dx%d for a model of %dx%d", c.Rows, c.Cols, rows, cols)
+	}
+	if len(c.Present) != rows*cols || c.Known != nil && len(c.Known) != rows*cols {
+		return nil, fmt.Errorf("pipeline: structure map of %dx%d holds %d cells and %d known bits", c.Rows, c.Cols, len(c.Present), len(c.Known))
 	}
 	x := make([]float32, rows*3*cols)
 	for r := 0; r < rows; r++ {
 		o := x[r*3*cols : (r+1)*3*cols]
 		for j, p := range c.Present[r*cols : (r+1)*cols] {
-			if p {
+			switch {
+			case p && c.Known != nil && c.Known[r*cols+j] >= 0:
+				o[j], o[cols+j], o[2*cols+j] = -1, -1, -1 // a known bit
+				o[j+int(1-c.Known[r*cols+j])*cols] = 1
+			case p:
 				o[2*cols+j] = -1 // masked, not vacant
-			} else {
+			default:
 				o[j], o[cols+j], o[2*cols+j] = -1, -1, 1
 			}
 		}

@@ -37,6 +37,11 @@
 //   - Lengths: a length above the MTU loses its highest bits until it fits;
 //     a length the class never has (ClassProfile.IPLens) becomes the
 //     nearest one it has within MaxLenFlips bit flips, if any.
+//   - Positions: once directions and the handshake are final, each of the
+//     first PositionPackets packets whose payload length (TCP data, UDP)
+//     or TCP window is not one the class's real flows carry at that
+//     position and direction (ClassProfile.Positions) draws one of those,
+//     weighed by count and by closeness in bits (PositionOdds).
 //   - IP: version, IHL 5, total length, no fragments; TTL kept when the
 //     profile has seen it in that direction, else the direction's
 //     majority or the profile's mode; DF forced where the class is

@@ -10,8 +10,9 @@ import (
 // flipped in every packet come out of repair with lengths the class
 // really has (its own, for ntp whose packets all have one length; for dns
 // and sip a flipped length may land on, or as near to, another real one)
-// when the profile knows the class's lengths, and keep the damage when it
-// does not; a length three flips from every known one is kept.
+// when the profile knows the class's lengths (overall, and per packet
+// position: ClassProfile.Positions), and keep the damage when it does
+// not; a length three flips from every known one is kept.
 func TestLengthSnap(t *testing.T) {
 	flows := committed(t)
 	prof := BuildProfile(flows)
@@ -53,7 +54,7 @@ func TestLengthSnap(t *testing.T) {
 			}
 			// without lengths in the profile, the damage stays
 			bare := *cp
-			bare.IPLens = nil
+			bare.IPLens, bare.Positions = nil, nil
 			res2, err := Flow(m, class, &Profile{Classes: map[string]*ClassProfile{class: &bare}}, own(f), newRand(int64(i)))
 			if err != nil {
 				t.Fatal(err)

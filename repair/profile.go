@@ -79,6 +79,24 @@ type ClassProfile struct {
 	// snaps a generated length that is not among them to the nearest one
 	// within MaxLenFlips bit flips.
 	IPLens []Count `json:"ip_lens,omitempty"`
+	// Positions describes the first PositionPackets packets of the
+	// class's flows, one entry per packet position: what real flows
+	// carry there in each direction. Repair draws a generated packet's
+	// payload length and TCP window from its position's values (see
+	// PositionOdds), so that a flow's sequence of lengths is one the
+	// class has, position by position.
+	Positions []Position `json:"positions,omitempty"`
+}
+
+// PositionPackets is how many leading packets of a flow
+// ClassProfile.Positions describes.
+const PositionPackets = 32
+
+// Position is what the real flows of a class carry at one packet
+// position, per direction (0 client to server).
+type Position struct {
+	Payload [2][]Count `json:"payload,omitempty"` // transport payload lengths (bytes after the TCP/UDP header)
+	Windows [2][]Count `json:"windows,omitempty"` // TCP windows
 }
 
 // MaxLenCounts bounds ClassProfile.IPLens.
@@ -137,6 +155,8 @@ type classBuilder struct {
 	ttl, win    [2]counter
 	icmp, lens  counter
 	syn, synack map[string]int
+	posPay      [PositionPackets][2]counter
+	posWin      [PositionPackets][2]counter
 }
 
 func newClassBuilder() *classBuilder {
@@ -184,12 +204,13 @@ func (b *classBuilder) flow(f *pcapio.Flow) {
 			gap := pk.Time.Sub(f.Packets[i-1].Time).Microseconds()
 			cp.IAT[iatBucket(i)][iatBin(gap)]++
 		}
-		b.packet(d, pk)
+		b.packet(i, d, pk)
 	}
 }
 
-// packet counts the headers of one packet sent in direction d.
-func (b *classBuilder) packet(d int, pk pcapio.Packet) {
+// packet counts the headers of the i-th packet of a flow, sent in
+// direction d.
+func (b *classBuilder) packet(i, d int, pk pcapio.Packet) {
 	info, err := t2t.ParseInfo(pk.Link, pk.Data)
 	if err != nil || info.Version == 0 {
 		return
@@ -210,11 +231,16 @@ func (b *classBuilder) packet(d int, pk pcapio.Packet) {
 	switch info.Proto {
 	case t2t.ProtoICMP:
 		b.icmp[int(info.ICMPType)]++
+	case t2t.ProtoUDP:
+		b.position(i, d, info.IPLen-(info.TransOff-info.NetOff)-8, -1)
 	case t2t.ProtoTCP:
 		if !info.TCPHeader {
 			return
 		}
 		b.win[d][int(info.TCPWindow)]++
+		if info.TCPDataOff >= 20 {
+			b.position(i, d, info.IPLen-(info.TransOff-info.NetOff)-info.TCPDataOff, int(info.TCPWindow))
+		}
 		opts, ok := info.TCPOptions(pk.Data)
 		if info.TCPFlags&flagSYN == 0 || !ok {
 			return
@@ -232,6 +258,21 @@ func (b *classBuilder) packet(d int, pk pcapio.Packet) {
 	}
 }
 
+// position counts the payload length and TCP window (-1: none) of the
+// i-th packet of a flow, sent in direction d.
+func (b *classBuilder) position(i, d, payload, win int) {
+	if i >= PositionPackets || payload < 0 {
+		return
+	}
+	if b.posPay[i][d] == nil {
+		b.posPay[i][d], b.posWin[i][d] = counter{}, counter{}
+	}
+	b.posPay[i][d][payload]++
+	if win >= 0 {
+		b.posWin[i][d][win]++
+	}
+}
+
 // profile returns the class's profile from the counts.
 func (b *classBuilder) profile() *ClassProfile {
 	cp := b.cp
@@ -244,6 +285,16 @@ func (b *classBuilder) profile() *ClassProfile {
 	cp.IPLens = b.lens.top(MaxLenCounts)
 	cp.SYN = templates(b.syn)
 	cp.SYNACK = templates(b.synack)
+	for i := range b.posPay {
+		if b.posPay[i][0] == nil && b.posPay[i][1] == nil {
+			break
+		}
+		var p Position
+		for d := 0; d < 2; d++ {
+			p.Payload[d], p.Windows[d] = b.posPay[i][d].list(), b.posWin[i][d].list()
+		}
+		cp.Positions = append(cp.Positions, p)
+	}
 	return cp
 }
 
@@ -399,6 +450,19 @@ func (c *ClassProfile) validateShapes(bad func(string, ...any) error) error {
 	}
 	if c.MaxIPLen < 0 || c.MaxIPLen > 65535+40 {
 		return bad("max_ip_len %d", c.MaxIPLen)
+	}
+	if len(c.Positions) > PositionPackets {
+		return bad("%d positions, at most %d", len(c.Positions), PositionPackets)
+	}
+	for i, p := range c.Positions {
+		for d := 0; d < 2; d++ {
+			if err := checkCounts(bad, fmt.Sprintf("positions[%d].payload", i), p.Payload[d], 0, 65535); err != nil {
+				return err
+			}
+			if err := checkCounts(bad, fmt.Sprintf("positions[%d].windows", i), p.Windows[d], 0, 65535); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

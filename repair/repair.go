@@ -164,6 +164,7 @@ func Flow(m *t2t.Matrix, class string, p *Profile, opts Options, rng *rand.Rand)
 	case t2t.ProtoICMP:
 		ps = rp.icmp(ps)
 	}
+	rp.positions(ps)
 	rp.ipFields(ps)
 	rp.times(ps)
 	if rp.proto() == t2t.ProtoTCP {

@@ -1,0 +1,122 @@
+package repair
+
+import (
+	"strings"
+	"testing"
+
+	"t2t"
+)
+
+// TestPositions: the profile learns, per packet position and direction,
+// the payload lengths and windows of the class's real flows; real flows
+// whose lengths and windows are damaged come out of repair with, at every
+// position the profile describes, a payload length and window that real
+// flows of the class carry at that position in that direction; the damage
+// stays without positions in the profile.
+func TestPositions(t *testing.T) {
+	flows := committed(t)
+	prof := BuildProfile(flows)
+	tl, _, _ := ndLayout.Field("ipv4_tl")
+	win, _, _ := ndLayout.Field("tcp_wsize")
+	for _, class := range []string{"ssh", "dns"} {
+		cp := prof.Class(class)
+		if len(cp.Positions) == 0 || len(cp.Positions) > PositionPackets {
+			t.Fatalf("%s: %d positions", class, len(cp.Positions))
+		}
+		checked, kept := 0, 0
+		for i, f := range flows[class] {
+			m := encode(t, f)
+			for r := 0; r < m.Rows; r++ {
+				row := m.Row(r)
+				if row[tl] == -1 {
+					continue
+				}
+				row[tl+5] ^= 1 // +1024 or -1024 bytes: a length no packet here has
+				row[tl+6] ^= 1
+				if row[win] != -1 {
+					row[win+2] ^= 1 // 8192 off the window
+				}
+			}
+			for _, p := range []*Profile{prof, {Classes: map[string]*ClassProfile{class: stripped(cp)}}} {
+				res, err := Flow(m, class, p, own(f), newRand(int64(i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, pk := range res.Packets {
+					if k >= len(cp.Positions) {
+						break
+					}
+					info, err := t2t.ParseInfo(pk.Link, pk.Data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d := 1
+					if info.Src == res.Client.Addr() {
+						d = 0
+					}
+					th := 8
+					if info.Proto == t2t.ProtoTCP {
+						th = info.TCPDataOff
+						if info.TCPFlags&(flagSYN|flagFIN|flagRST) != 0 {
+							continue
+						}
+					}
+					payload := info.IPLen - (info.TransOff - info.NetOff) - th
+					if info.Proto == t2t.ProtoTCP && payload == 0 {
+						continue
+					}
+					ok := known(cp.Positions[k].Payload[d], payload)
+					if info.Proto == t2t.ProtoTCP {
+						ok = ok && known(cp.Positions[k].Windows[d], int(info.TCPWindow))
+					}
+					if p == prof {
+						checked++
+						if !ok {
+							t.Fatalf("%s flow %d packet %d: payload %d window %d, not what the class carries at that position (direction %d)", class, i, k, payload, info.TCPWindow, d)
+						}
+					} else if ok {
+						kept++
+					}
+				}
+			}
+		}
+		t.Logf("%s: %d damaged packets drawn to their position's values; without positions %d of them happen to be", class, checked, kept)
+		if checked == 0 || kept > checked/2 {
+			t.Fatalf("%s: %d packets checked, %d right without positions: test is vacuous", class, checked, kept)
+		}
+	}
+}
+
+// stripped is cp without its positions, lengths and windows.
+func stripped(cp *ClassProfile) *ClassProfile {
+	c := *cp
+	c.Positions, c.IPLens, c.Windows = nil, nil, [2][]Count{}
+	return &c
+}
+
+// TestPositionsValidate: a profile whose positions hold impossible values
+// or too many positions is refused, naming the position.
+func TestPositionsValidate(t *testing.T) {
+	prof := BuildProfile(committed(t))
+	if err := prof.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		mod  func(*ClassProfile)
+		want string
+	}{
+		{"negative length", func(c *ClassProfile) { c.Positions[3].Payload[1] = []Count{{-5, 1}} }, "positions[3].payload"},
+		{"window too big", func(c *ClassProfile) { c.Positions[0].Windows[0] = []Count{{70000, 1}} }, "positions[0].windows"},
+		{"negative count", func(c *ClassProfile) { c.Positions[1].Payload[0] = []Count{{10, -1}} }, "positions[1].payload"},
+		{"too many", func(c *ClassProfile) { c.Positions = make([]Position, PositionPackets+1) }, "positions"},
+	} {
+		bad := *prof.Classes["ssh"]
+		bad.Positions = append([]Position(nil), bad.Positions...)
+		c.mod(&bad)
+		p := &Profile{Classes: map[string]*ClassProfile{"ssh": &bad}}
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %s", c.name, err, c.want)
+		}
+	}
+}
