@@ -174,3 +174,11 @@ func maskedView(f sampler.DenoiseFunc, cols int) sampler.DenoiseFunc {
 		return f(buf, t, need)
 	}
 }
+
+// FastSteps is the fast setting of a masked model (the embedded one):
+// sampling steps that keep the fidelity of the default 20 steps. On the
+// held-out flows, 4 steps at guidance 2 gave Table 2 real/synthetic
+// 0.681 / 0.814 against 0.705 / 0.831 at 20, synthetic/real 0.815 /
+// 0.880 against 0.728 / 0.837, detectability 0.831 against 0.833 and the
+// same diversity, in a fifth of the time (see the README).
+const FastSteps = 4

@@ -92,8 +92,37 @@ func NewConv1D(ps *Params, name string, in, out int, zero bool, rng *rand.Rand) 
 	return &Conv1D{NewLinear(ps, name, 3*in, out, true, zero, rng)}
 }
 
-// Forward: x [B, L, In] -> [B, L, Out].
+// Forward: x [B, L, In] -> [B, L, Out]. Without adapters it computes
+// the three taps as three products with row blocks of the weight, the
+// outer ones shifted along L (shiftRows), which is the same sum as the
+// Linear over the concatenated neighbours without copying them; with
+// adapters, which see the concatenated input, it concatenates.
 func (c *Conv1D) Forward(g *Graph, x *G.Node) *G.Node {
+	if len(c.Adapters) > 0 {
+		return c.forwardConcat(g, x)
+	}
+	s := x.Shape()
+	b, l, in := s[0], s[1], s[2]
+	x2 := reshape(x, b*l, in)
+	w := g.Node(c.W)
+	tap := func(k int) *G.Node {
+		y := must(G.Mul(x2, must(G.Slice(w, G.S(k*in, (k+1)*in)))))
+		return reshape(y, b, l, c.Out)
+	}
+	y := tap(1)
+	if l > 1 {
+		y = add(y, shiftSeq(tap(0), 1))  // out[l] += x[l-1]·W_prev
+		y = add(y, shiftSeq(tap(2), -1)) // out[l] += x[l+1]·W_next
+	}
+	if c.B != nil {
+		y = must(G.BroadcastAdd(y, reshape(g.Node(c.B), 1, 1, c.Out), nil, []byte{0, 1}))
+	}
+	return y
+}
+
+// forwardConcat is Forward as a Linear over the concatenated neighbours
+// [x(l-1), x(l), x(l+1)], the input adapters of the layer see.
+func (c *Conv1D) forwardConcat(g *Graph, x *G.Node) *G.Node {
 	s := x.Shape()
 	b, l, in := s[0], s[1], s[2]
 	if l == 1 {
