@@ -92,15 +92,12 @@ func NewConv1D(ps *Params, name string, in, out int, zero bool, rng *rand.Rand) 
 	return &Conv1D{NewLinear(ps, name, 3*in, out, true, zero, rng)}
 }
 
-// Forward: x [B, L, In] -> [B, L, Out]. Without adapters it computes
-// the three taps as three products with row blocks of the weight, the
-// outer ones shifted along L (shiftRows), which is the same sum as the
-// Linear over the concatenated neighbours without copying them; with
-// adapters, which see the concatenated input, it concatenates.
+// Forward: x [B, L, In] -> [B, L, Out]. It computes the three taps as
+// three products with row blocks of the weight, the outer ones shifted
+// along L (shiftRows): the same sum as the Linear over the concatenated
+// neighbours, without copying them. Adapters, which see the
+// concatenated input [x(l-1), x(l), x(l+1)], get it built for them.
 func (c *Conv1D) Forward(g *Graph, x *G.Node) *G.Node {
-	if len(c.Adapters) > 0 {
-		return c.forwardConcat(g, x)
-	}
 	s := x.Shape()
 	b, l, in := s[0], s[1], s[2]
 	x2 := reshape(x, b*l, in)
@@ -114,21 +111,27 @@ func (c *Conv1D) Forward(g *Graph, x *G.Node) *G.Node {
 		y = add(y, shiftSeq(tap(0), 1))  // out[l] += x[l-1]·W_prev
 		y = add(y, shiftSeq(tap(2), -1)) // out[l] += x[l+1]·W_next
 	}
+	if len(c.Adapters) > 0 {
+		cat := reshape(c.neighbours(g, x), b*l, 3*in)
+		for _, a := range c.Adapters {
+			y = add(y, reshape(a.Delta(g, cat), b, l, c.Out))
+		}
+	}
 	if c.B != nil {
 		y = must(G.BroadcastAdd(y, reshape(g.Node(c.B), 1, 1, c.Out), nil, []byte{0, 1}))
 	}
 	return y
 }
 
-// forwardConcat is Forward as a Linear over the concatenated neighbours
-// [x(l-1), x(l), x(l+1)], the input adapters of the layer see.
-func (c *Conv1D) forwardConcat(g *Graph, x *G.Node) *G.Node {
+// neighbours is x's concatenated neighbours [x(l-1), x(l), x(l+1)]
+// ([B, L, 3·In], zero past the ends), the input of a convolution as a
+// Linear.
+func (c *Conv1D) neighbours(g *Graph, x *G.Node) *G.Node {
 	s := x.Shape()
 	b, l, in := s[0], s[1], s[2]
 	if l == 1 {
-		// neighbours are padding: only the centre tap sees data
 		z := g.Const(fmt.Sprintf("%s.pad%d", c.Name, b), []int{b, 1, in}, make([]float64, b*in))
-		return c.Linear.Forward(g, must(G.Concat(2, z, x, z)))
+		return must(G.Concat(2, z, x, z))
 	}
 	z := g.Const(fmt.Sprintf("%s.pad%dx%d", c.Name, b, l), []int{b, 1, in}, make([]float64, b*in))
 	// (a slice of one position loses its axis in gorgonia: reshape it back)
@@ -136,7 +139,7 @@ func (c *Conv1D) forwardConcat(g *Graph, x *G.Node) *G.Node {
 	tail := reshape(must(G.Slice(x, nil, G.S(1, l))), b, l-1, in)
 	prev := must(G.Concat(1, z, head))
 	next := must(G.Concat(1, tail, z))
-	return c.Linear.Forward(g, must(G.Concat(2, prev, x, next)))
+	return must(G.Concat(2, prev, x, next))
 }
 
 // GroupNorm normalises each sample over groups of channels and all
