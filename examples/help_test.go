@@ -6,11 +6,13 @@ package examples_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -30,6 +32,29 @@ func programs(t *testing.T) []string {
 
 var flagLine = regexp.MustCompile(`^  -([A-Za-z0-9_-]+)`)
 
+// binaries builds every example once into a temporary folder shared by
+// the tests.
+var binaries = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "t2t-examples-")
+	if err != nil {
+		return "", err
+	}
+	if out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./...").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./examples/...: %v\n%s", err, out)
+	}
+	return dir, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if !testing.Short() { // the tests built them
+		if dir, err := binaries(); err == nil {
+			os.RemoveAll(dir)
+		}
+	}
+	os.Exit(code)
+}
+
 // TestHelp builds every example and runs it with -h: exit status 0, a
 // usage line naming the program first, an example, and the flags; then
 // checks that README.md's table of examples has a row for the program
@@ -38,10 +63,9 @@ func TestHelp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every example")
 	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./...")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/...: %v\n%s", err, out)
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
 	}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -97,9 +121,9 @@ func TestBadFlag(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every example")
 	}
-	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./...").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, name := range programs(t) {
 		err := exec.Command(filepath.Join(bin, name), "-no-such-flag").Run()
