@@ -188,10 +188,14 @@ func packRow(row []int8) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// MaxTemplateRows bounds Templates.Rows: the longest flow a template
+// holds (a structure map of that many rows is 70 MB of cells).
+const MaxTemplateRows = 1 << 16
+
 // Validate checks sizes and indices.
 func (t *Templates) Validate() error {
-	if t.Rows < 1 || t.Cols < 1 {
-		return fmt.Errorf("controlnet: templates of %dx%d", t.Rows, t.Cols)
+	if t.Rows < 1 || t.Cols < 1 || t.Rows > MaxTemplateRows {
+		return fmt.Errorf("controlnet: templates of %dx%d (at most %d rows)", t.Rows, t.Cols, MaxTemplateRows)
 	}
 	for c, ct := range t.Classes {
 		if ct == nil {

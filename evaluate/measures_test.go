@@ -414,3 +414,43 @@ func TestEvaluateHeldOutOnly(t *testing.T) {
 		t.Errorf("markdown: %v", err)
 	}
 }
+
+// TestLengths: a set against itself has KS 0 and equal statistics; the
+// real flows against the same flows cut to 3 packets have a large KS, a
+// median of 3 on the cut side, and fewer TCP flows ending with FIN or RST.
+func TestLengths(t *testing.T) {
+	ds, err := pcapio.LoadDataset("../testdata/captures", pcapio.FlowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := Lengths(ds.Flows, ds.Flows)
+	if len(self) != len(ds.Classes)+1 {
+		t.Fatalf("%d rows for %d classes", len(self), len(ds.Classes))
+	}
+	for _, c := range self {
+		if c.KS != 0 || c.Real.Median != c.Synthetic.Median || c.Real.Max != c.Synthetic.Max {
+			t.Errorf("%s against itself: %+v", c.Class, c)
+		}
+	}
+	cut := map[string][]*pcapio.Flow{}
+	for c, fl := range ds.Flows {
+		for _, f := range fl {
+			g := *f
+			g.Packets = g.Packets[:min(3, len(g.Packets))]
+			cut[c] = append(cut[c], &g)
+		}
+	}
+	for _, c := range Lengths(ds.Flows, cut) {
+		if c.Class != "ssh-200" {
+			continue
+		}
+		if c.KS < 0.5 || c.Synthetic.Median != 3 || c.Synthetic.Max != 3 {
+			t.Errorf("ssh cut to 3 packets: %+v", c)
+		}
+		if c.Real.Ended == nil || c.Synthetic.Ended == nil || *c.Synthetic.Ended >= *c.Real.Ended {
+			t.Errorf("ssh cut to 3 packets: TCP endings real %v, cut %v", c.Real.Ended, c.Synthetic.Ended)
+		}
+		return
+	}
+	t.Fatal("no ssh-200 row")
+}

@@ -50,6 +50,8 @@ type Report struct {
 	Detectability *Detectability `json:"detectability,omitempty"`
 	Diversity     *Diversity     `json:"diversity,omitempty"`
 	Memorisation  *Memorisation  `json:"memorisation,omitempty"`
+	// Lengths compares packets per flow and how TCP flows end.
+	Lengths []ClassLengths `json:"lengths,omitempty"`
 }
 
 // Evaluate runs every part of the evaluation: service recognition,
@@ -88,6 +90,7 @@ func Evaluate(real, synthetic *pcapio.Dataset, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		rep.Diversity = Diversify(against, synthetic.Flows, cfg.Measures)
+		rep.Lengths = Lengths(real.Flows, synthetic.Flows)
 		if cfg.Train != nil {
 			if rep.Memorisation, err = Memorise(cfg.Train.Flows, real.Flows, synthetic.Flows, cfg.Measures); err != nil {
 				return nil, err
@@ -331,6 +334,15 @@ func (r *Report) writeMeasures(p func(format string, args ...any)) {
 			p("| %s | %d | %.3f | %.3f | %.3f |\n", c.Class, c.Flows, c.Real, c.Synthetic, c.Novel)
 		}
 	}
+	if len(r.Lengths) > 0 {
+		p("\n## Flow lengths and endings\n\n")
+		p("Packets per flow, real against synthetic (median, 90th percentile, max; KS: two-sample Kolmogorov-Smirnov statistic), and the share of TCP flows with a FIN or RST in their last %d packets.\n\n", EndPackets)
+		p("| class | flows real / syn | median real / syn | p90 real / syn | max real / syn | KS | TCP ended real / syn |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range r.Lengths {
+			p("| %s | %d / %d | %.0f / %.0f | %.0f / %.0f | %d / %d | %.3f | %s / %s |\n", c.Class, c.Real.Flows, c.Synthetic.Flows,
+				c.Real.Median, c.Synthetic.Median, c.Real.P90, c.Synthetic.P90, c.Real.Max, c.Synthetic.Max, c.KS, share(c.Real.Ended), share(c.Synthetic.Ended))
+		}
+	}
 	if m := r.Memorisation; m != nil {
 		p("\n## Memorisation (distance to the closest training flow)\n\n")
 		p("Normalised Hamming distance over the %d feature cells of the first %d packets to the closest training flow of the class, for synthetic flows and for held-out real flows (real flows not in the training set; %d training flows found among the real ones). Ratio: synthetic median / held-out median (1: as new as unseen real traffic; 0: copies). Copies: share at distance 0.\n\n",
@@ -346,4 +358,12 @@ func (r *Report) writeMeasures(p func(format string, args ...any)) {
 				c.SyntheticMedian, c.HeldOutMedian, ratio, c.SyntheticMean, c.HeldOutMean, c.SyntheticCopies, c.HeldOutCopies)
 		}
 	}
+}
+
+// share formats a share, "–" for none (no flows to count).
+func share(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", *v)
 }

@@ -183,8 +183,8 @@ func loadFS(fsys fs.FS, dir, name string) (*Folder, error) {
 		if err := t.Validate(); err != nil {
 			return nil, fmt.Errorf("models: %s: %w", filepath.Join(name, TemplatesFile), err)
 		}
-		if c := m.UNet.Config; t.Rows != c.Rows || t.Cols != c.Cols {
-			return nil, fmt.Errorf("models: %s: templates of %dx%d for a model of %dx%d", filepath.Join(name, TemplatesFile), t.Rows, t.Cols, c.Rows, c.Cols)
+		if c := m.UNet.Config; t.Rows < c.Rows || t.Rows > controlnet.MaxTemplateRows || t.Cols != c.Cols {
+			return nil, fmt.Errorf("models: %s: templates of %dx%d for a model of %dx%d (want the model's columns and %d to %d rows: flows as long as the model continues them)", filepath.Join(name, TemplatesFile), t.Rows, t.Cols, c.Rows, c.Cols, c.Rows, controlnet.MaxTemplateRows)
 		}
 		f.Templates = t
 	}

@@ -59,6 +59,10 @@ type Options struct {
 	// A prompt that names a transport itself is used as given, as is
 	// every prompt when the model or the profile has no transports.
 	Transport string
+	// MaxPackets caps the length of flows whose template is longer than
+	// the model's window (0: DefaultMaxPackets). A masked model continues
+	// such a flow window after window to its template's length.
+	MaxPackets int
 }
 
 // Output of a generation.
@@ -188,7 +192,7 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 			}
 			c := m.UNet.Config
 			for _, ctl := range ctls {
-				x, err := StructureStart(ctl, c.Rows, c.Cols)
+				x, err := StructureStart(Window(ctl, 0, c.Rows), c.Rows, c.Cols)
 				if err != nil {
 					return err
 				}
@@ -202,6 +206,15 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 		ms, err := Sample(ctx, p, m.Vocab, m.Noise, g.prompt, so)
 		if err != nil {
 			return err
+		}
+		if len(so.Start) > 0 && len(ctls) == len(ms) {
+			maxRows := opt.MaxPackets
+			if maxRows <= 0 {
+				maxRows = DefaultMaxPackets
+			}
+			if ms, err = continueFlows(ctx, p, m, g.prompt, so, ms, ctls, maxRows); err != nil {
+				return err
+			}
 		}
 		done += steps(g.n, opt)
 		out.Matrices = append(out.Matrices, ms...)

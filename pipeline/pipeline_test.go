@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"t2t"
 	"t2t/controlnet"
+	"t2t/evaluate"
 	"t2t/internal/testmodel"
 	"t2t/models"
 	"t2t/pcapio"
@@ -270,4 +272,88 @@ func captureFlows(t *testing.T, rows int, classes ...string) map[string][]*pcapi
 		flows[c] = fl
 	}
 	return flows
+}
+
+// TestLongFlows: with templates longer than the model's window, a masked
+// model continues each flow window after window to its template's length
+// (capped by MaxPackets): every cell keeps the template's structure and
+// known bits over the whole flow, and repair makes a valid flow of it.
+func TestLongFlows(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.BuildProcess("..", dir, 20, sampler.Mask); err != nil {
+		t.Fatal(err)
+	}
+	f, err := models.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.Model
+	cfg := m.UNet.Config
+	l := cfg.Layout.MustLayout()
+	const long = 96
+	flows := captureFlows(t, long, "ssh", "http")
+	tf, err := train.Matrices(flows, l, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := controlnet.BuildTemplates(tf, cfg.Cols, long, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sampler.New("", m.Noise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, maxPackets := range []int{0, 40} {
+		opt := Options{Profile: f.Profile, Templates: tp, MaxPackets: maxPackets, SampleOptions: SampleOptions{N: 4, Steps: 4, Seed: 3, Scheduler: s, Guidance: 2, Batch: 2}}
+		o, err := Generate(context.Background(), m, "ssh", opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		longer := 0
+		for i, c := range o.Controls {
+			mat := o.Matrices[i]
+			want := Length(c)
+			if maxPackets > 0 {
+				want = min(want, maxPackets)
+			}
+			if want <= cfg.Rows {
+				continue
+			}
+			longer++
+			if mat.Rows != want {
+				t.Fatalf("flow %d: %d rows, its template %d (max %d)", i, mat.Rows, Length(c), maxPackets)
+			}
+			for k := range mat.Bits {
+				if (mat.Bits[k] != -1) != c.Present[k] {
+					t.Fatalf("flow %d: cell %d (row %d) is %d where the template says present=%v", i, k, k/cfg.Cols, mat.Bits[k], c.Present[k])
+				}
+				if c.Known != nil && c.Known[k] >= 0 && mat.Bits[k] != c.Known[k] {
+					t.Fatalf("flow %d: cell %d (row %d) is %d where the template fixes %d", i, k, k/cfg.Cols, mat.Bits[k], c.Known[k])
+				}
+			}
+		}
+		if longer == 0 {
+			t.Fatalf("max %d: no template longer than the %d-row window: test is vacuous", maxPackets, cfg.Rows)
+		}
+		w := filepath.Join(t.TempDir(), "long.pcap")
+		if err := WritePcap(w, o.Packets); err != nil {
+			t.Fatal(err)
+		}
+		c, err := evaluate.CheckFile(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Errors() != 0 {
+			t.Fatalf("max %d: %d compliance problems: %v", maxPackets, c.Errors(), c.Problems)
+		}
+		most := 0
+		for _, r := range o.Results {
+			most = max(most, len(r.Packets))
+		}
+		if most <= cfg.Rows {
+			t.Fatalf("max %d: the longest repaired flow has %d packets, the window %d", maxPackets, most, cfg.Rows)
+		}
+		t.Logf("max %d: %d flows longer than the window, longest repaired %d packets, %d packets in all", maxPackets, longer, most, c.Packets)
+	}
 }

@@ -39,6 +39,10 @@ type PrepareOptions struct {
 	// Transport adds the transport-word prompts ("dns tcp",
 	// AddTransportPrompts).
 	Transport bool
+	// Windows is how many continuation windows each flow longer than the
+	// model's rows adds besides its first window (0: none, the first
+	// cfg.Rows packets only). See Windows.
+	Windows int
 }
 
 // Data is a data set ready for training.
@@ -73,6 +77,13 @@ func Prepare(ds *pcapio.Dataset, cfg unet.Config, vocab *unet.Vocab, opt Prepare
 	ex, counts, err := Examples(ds, cfg, prompts, opt.MinPackets)
 	if err != nil {
 		return nil, err
+	}
+	if opt.Windows > 0 {
+		w, err := Windows(ds, cfg, prompts, opt.MinPackets, opt.Windows)
+		if err != nil {
+			return nil, err
+		}
+		ex = append(ex, w...)
 	}
 	if opt.Transport {
 		if err := AddTransportPrompts(ex, vocab, cfg.MaxTokens); err != nil {
@@ -178,6 +189,69 @@ func Examples(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, m
 		}
 	}
 	return ex, counts, nil
+}
+
+// Stride is the step between the windows of a flow: half the model's
+// rows, so that a continuation window's first half is the previous
+// window's second half (Example.Known).
+func Stride(rows int) int { return max(rows/2, 1) }
+
+// Windows turns the flows of ds longer than cfg.Rows packets into
+// continuation windows: rows [o, o+cfg.Rows) of the flow at offsets o =
+// k·Stride, each with its first Stride rows known (Example.Known) and
+// the rest to learn, so that a model learns to continue a flow from
+// anywhere, its ending included. Each flow gives at most n windows,
+// evenly spread over its length, the last (the one holding the flow's
+// end) always among them. The flows' packets are not cut: load them whole
+// (LoadFlows with the longest flow to learn from).
+func Windows(ds *pcapio.Dataset, cfg unet.Config, prompts map[string][][]int, minPackets, n int) ([]Example, error) {
+	l, err := cfg.Layout.Layout()
+	if err != nil {
+		return nil, err
+	}
+	st := Stride(cfg.Rows)
+	var ex []Example
+	for _, c := range ds.Classes {
+		for _, f := range ds.Flows[c] {
+			if len(f.Packets) <= cfg.Rows {
+				continue
+			}
+			m, err := f.Matrix(l, len(f.Packets))
+			if err != nil {
+				return nil, err
+			}
+			if m.Rows <= cfg.Rows || m.Rows < max(minPackets, 1) {
+				continue
+			}
+			// windows at k·st for k = 1 .. last, the last the first whose
+			// new rows reach the flow's end
+			last := (m.Rows - cfg.Rows + st - 1) / st
+			for _, k := range spread(last, n) {
+				o := k * st
+				rows := min(cfg.Rows, m.Rows-o)
+				w := &t2t.Matrix{Layout: m.Layout, Rows: rows, Cols: m.Cols, Bits: m.Bits[o*m.Cols : (o+rows)*m.Cols]}
+				ex = append(ex, Example{Matrix: w, Prompts: prompts[c], Transport: unet.TransportWord(f.Key.Proto), Offset: o, Known: st})
+			}
+		}
+	}
+	return ex, nil
+}
+
+// spread returns at most n of 1..last, evenly spaced, last included.
+func spread(last, n int) []int {
+	if last <= n {
+		out := make([]int, last)
+		for i := range out {
+			out[i] = i + 1
+		}
+		return out
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = 1 + (i+1)*(last-1)/n
+	}
+	out[n-1] = last
+	return out
 }
 
 // AddTransportPrompts adds the TransportWords to vocab and, to every

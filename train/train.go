@@ -100,6 +100,14 @@ type Example struct {
 	// "icmp"; "" if unknown), set by DatasetExamples; AddTransportPrompts
 	// uses it.
 	Transport string
+	// Offset is the row of the flow the example starts at: 0 for a
+	// flow's first window, above 0 for a continuation window (Windows).
+	Offset int
+	// Known is how many rows at the top of a continuation window the
+	// model is given unmasked when it learns with the Mask process: the
+	// rows the previous window generated, as when a flow is continued
+	// past the model's window (pipeline). Ignored by the Gaussian process.
+	Known int
 }
 
 // Input returns the example in the model's input layout over rows rows:
@@ -150,6 +158,9 @@ type Trainer struct {
 	m, v   [][]float32
 	ema    [][]float32
 	input  []float32 // the example being drawn, in the model's layout
+	// starts and conts index the first and the continuation windows of
+	// Data (draw)
+	starts, conts []int
 }
 
 // NewTrainer prepares a trainer; it compiles the training graph.
@@ -230,6 +241,31 @@ func (t *Trainer) lr(step int) float64 {
 	return lr
 }
 
+// ContinueShare is the share of training draws that are continuation
+// windows (Example.Offset > 0) when the data holds both kinds: a flow's
+// first window, the one most flows have only, keeps half the draws
+// however many continuation windows long flows bring.
+const ContinueShare = 0.5
+
+// draw picks the next example: uniformly among the first windows or,
+// ContinueShare of the time, among the continuation windows.
+func (t *Trainer) draw() *Example {
+	if t.starts == nil {
+		for i := range t.Data {
+			if t.Data[i].Offset > 0 {
+				t.conts = append(t.conts, i)
+			} else {
+				t.starts = append(t.starts, i)
+			}
+		}
+	}
+	pool := t.starts
+	if len(t.conts) > 0 && (len(pool) == 0 || t.rng.Float64() < ContinueShare) {
+		pool = t.conts
+	}
+	return &t.Data[pool[t.rng.IntN(len(pool))]]
+}
+
 // batch draws the next batch: examples, timesteps, noise, prompts.
 func (t *Trainer) batch(x, target, ctl []float32, ts, tokens []int) error {
 	c := t.Pred.Base().Config
@@ -238,7 +274,7 @@ func (t *Trainer) batch(x, target, ctl []float32, ts, tokens []int) error {
 	T := t.Config.Noise.NumTrainTimesteps
 	noise := make([]float32, n)
 	for b := 0; b < t.Config.Batch; b++ {
-		e := &t.Data[t.rng.IntN(len(t.Data))]
+		e := t.draw()
 		copy(ctl[b*cn:(b+1)*cn], e.Control)
 		ts[b] = t.rng.IntN(T)
 		for i := range noise {
@@ -248,6 +284,10 @@ func (t *Trainer) batch(x, target, ctl []float32, ts, tokens []int) error {
 		xt, err := t.sched.AddNoise(t.input, noise, ts[b])
 		if err != nil {
 			return err
+		}
+		if e.Known > 0 && t.Config.Noise.Process == sampler.Mask {
+			k := min(e.Known, c.Rows) * 3 * c.Cols
+			copy(xt[:k], t.input[:k]) // the rows the previous window gave
 		}
 		copy(x[b*n:], xt)
 		tg, err := t.sched.Target(t.input, noise, ts[b])

@@ -52,6 +52,7 @@ var command = cli.Command{
 type options struct {
 	model, prompt, scheduler, out, png string
 	n, steps, batch, pngScale          int
+	maxPackets                         int
 	guidance                           float64
 	seed                               uint64
 	quiet, raw, noTemplates            bool
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "generated.pcap", "pcap to write")
 	fs.StringVar(&o.png, "png", "", "`folder` for one PNG per flow, the flow as written in the pcap (after repair), named like pcap2png's: <out>-00000.png ...; red 1, green 0, blue vacant, one row per packet (legend.txt says so)")
 	fs.IntVar(&o.pngScale, "png-scale", 4, "with -png: pixel rows per packet, so that a short flow is visible (1: one pixel row per packet, readable back as a flow by png2pcap)")
+	fs.IntVar(&o.maxPackets, "max-packets", pipeline.DefaultMaxPackets, "longest flow: a masked model continues each flow, window after window, to the length of the real flow whose structure it takes, at most this many packets")
 	fs.BoolVar(&o.quiet, "q", false, "quiet: print nothing but errors")
 	fs.BoolVar(&o.raw, "raw", false, "write the rows as decoded, without repair (lengths and checksums fixed only)")
 	fs.StringVar(&o.payload, "payload", "snap", "payload of repaired packets: snap (cut after the headers), zeros or random")
@@ -152,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}}
-	popt := pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport, Predictor: pred}
+	popt := pipeline.Options{SampleOptions: sopt, Profile: prof, Payload: o.payload, Transport: o.transport, Predictor: pred, MaxPackets: o.maxPackets}
 	if !o.noTemplates {
 		popt.Templates = folder.Templates
 	}
@@ -233,7 +235,7 @@ func (o *options) check() error {
 	for _, c := range []struct {
 		flag string
 		v    int
-	}{{"-n", o.n}, {"-steps", o.steps}, {"-batch", o.batch}, {"-png-scale", o.pngScale}} {
+	}{{"-n", o.n}, {"-steps", o.steps}, {"-batch", o.batch}, {"-png-scale", o.pngScale}, {"-max-packets", o.maxPackets}} {
 		if err := cli.Positive(c.flag, c.v); err != nil {
 			return err
 		}

@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	out := fs.String("out", "", "output `folder` (required): <class>.pcap per class and raw.json")
 	quiet := fs.Bool("q", false, "quiet: print nothing but errors")
+	maxPackets := fs.Int("max-packets", pipeline.DefaultMaxPackets, "longest flow: a masked model continues each flow, window after window, to the length of the real flow whose structure it takes, at most this many packets")
 	only := fs.String("classes", "", "comma-separated classes to generate (default: all the model knows)")
 	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
 	var loras cli.Multi
@@ -91,6 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := cli.Positive("-steps", *steps); err != nil {
+		return err
+	}
+	if err := cli.Positive("-max-packets", *maxPackets); err != nil {
 		return err
 	}
 	if err := cli.Model(*modelDir); err != nil {
@@ -177,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			pred = cn // real flows' structures for the classes the ControlNet has templates of
 		}
 		popt := pipeline.Options{Profile: profile, SampleOptions: pipeline.SampleOptions{
-			N: *n, Steps: *steps, Scheduler: scheduler, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred}
+			N: *n, Steps: *steps, Scheduler: scheduler, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred, MaxPackets: *maxPackets}
 		if !*noTemplates {
 			popt.Templates = folder.Templates
 		}

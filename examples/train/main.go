@@ -61,6 +61,8 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	profileOnly := fs.Bool("profile-only", false, "only write the repair profile (profile.json) of the data to -out")
 	snapEvery := fs.Int("snapshot-every", 0, "also write the model (EMA weights) every N steps to <out>/snapshots/step-N, for a curve of fidelity against training time (0: none)")
 	process := fs.String("process", "gaussian", "diffusion process: gaussian (noise on the planes, x0 predicted) or mask (cells masked and drawn back from the predicted categories: diverse samples)")
+	maxPackets := fs.Int("max-packets", 1024, "longest flow to learn from: packets past it are left out of the continuation windows and the templates")
+	windows := fs.Int("windows", 8, "continuation windows per flow longer than -packets (rows at offsets of half the window, the first half known), so that generation can continue a flow to its end (0: first windows only)")
 	vocabCap := fs.Int("vocab-cap", 0, "rows of the prompt-token table (0: the config's, grown to hold the data set's classes with room for half as many again)")
 	transport := fs.Bool("transport-prompts", true, "also train prompts with the flow's transport word (\"dns tcp\"), which generation uses to keep a class's mix of TCP and UDP flows")
 	if err := cli.Parse(fs, args); err != nil {
@@ -72,7 +74,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	if err := cli.First(cli.Positive("-steps", *steps), cli.Positive("-batch", *batch), cli.Positive("-checkpoint-every", *every),
 		cli.NonNegative("-packets", *packets), cli.NonNegative("-max-flows", *maxFlows), cli.NonNegative("-min-packets", *minPackets),
-		cli.NonNegative("-snapshot-every", *snapEvery), cli.NonNegative("-vocab-cap", *vocabCap), cli.PositiveFloat("-lr", *lr)); err != nil {
+		cli.NonNegative("-snapshot-every", *snapEvery), cli.NonNegative("-vocab-cap", *vocabCap), cli.Positive("-max-packets", *maxPackets), cli.NonNegative("-windows", *windows), cli.PositiveFloat("-lr", *lr)); err != nil {
 		return err
 	}
 	if err := cli.InDir("-data", *data); err != nil {
@@ -114,7 +116,10 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 			cfg, fromCheckpoint = c, true
 		}
 	}
-	ds, err := train.LoadFlows(*data, cfg.Rows, *maxFlows, *minPackets)
+	if *maxPackets < cfg.Rows {
+		return cli.Usagef("-max-packets %d: want at least the %d packets of the model's window", *maxPackets, cfg.Rows)
+	}
+	ds, err := train.LoadFlows(*data, *maxPackets, *maxFlows, *minPackets)
 	if err != nil {
 		return err
 	}
@@ -139,16 +144,16 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 		return nil
 	}
 	vocab := unet.NewVocab()
-	d, err := train.Prepare(ds, cfg, vocab, train.PrepareOptions{MinPackets: *minPackets, NewClasses: true, Transport: *transport})
+	d, err := train.Prepare(ds, cfg, vocab, train.PrepareOptions{MinPackets: *minPackets, NewClasses: true, Transport: *transport, Windows: *windows})
 	if err != nil {
 		return err
 	}
 	ex, counts := d.Examples, d.Counts
-	tf, err := train.Matrices(ds.Flows, cfg.Layout.MustLayout(), cfg.Rows)
+	tf, err := train.Matrices(ds.Flows, cfg.Layout.MustLayout(), *maxPackets)
 	if err != nil {
 		return err
 	}
-	templates, err := controlnet.BuildTemplates(tf, cfg.Cols, cfg.Rows, *minPackets)
+	templates, err := controlnet.BuildTemplates(tf, cfg.Cols, *maxPackets, *minPackets)
 	if err != nil {
 		return err
 	}
@@ -156,7 +161,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "train: %d classes, %d flows of %d packets; model %s, %d weights; %d steps of %d\n",
+	fmt.Fprintf(log, "train: %d classes, %d examples (windows of %d packets); model %s, %d weights; %d steps of %d\n",
 		len(ds.Classes), len(ex), cfg.Rows, cfg.Name, u.Params.Count(), tc.Steps, tc.Batch)
 	for i, c := range ds.Classes {
 		fmt.Fprintf(log, "  type-%d %-12s %d flows\n", i, c, counts[c])
@@ -186,7 +191,7 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	meta := map[string]string{
 		"classes": strings.Join(ds.Classes, ","),
 		"steps":   fmt.Sprint(tr.Step),
-		"flows":   fmt.Sprint(len(ex)),
+		"flows":   fmt.Sprint(total(counts)),
 		"data":    filepath.Base(filepath.Clean(*data)),
 	}
 	m := &unet.Model{UNet: u, Vocab: vocab, Noise: tc.Noise, Meta: meta}
@@ -199,4 +204,13 @@ func run(ctx context.Context, args []string, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "train: wrote %s\n", *out)
 	return nil
+}
+
+// total is the number of flows of every class.
+func total(counts map[string]int) int {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }
