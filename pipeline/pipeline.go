@@ -79,6 +79,10 @@ type Output struct {
 	// Controls are the structure maps drawn from a ControlNet's templates
 	// that steered each matrix (nil when no templates were used).
 	Controls []*controlnet.Control
+	// Ends says, for each matrix, whether it holds its flow's end: its
+	// template's flow ends within the template and within MaxPackets, so
+	// that repair gives a TCP flow a real ending (repair.Options.End).
+	Ends []bool
 }
 
 // BitsChanged is the mean number of bits repair changed per flow.
@@ -207,6 +211,7 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 		if err != nil {
 			return err
 		}
+		ends := make([]bool, len(ms))
 		if len(so.Start) > 0 && len(ctls) == len(ms) {
 			maxRows := opt.MaxPackets
 			if maxRows <= 0 {
@@ -215,7 +220,12 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 			if ms, err = continueFlows(ctx, p, m, g.prompt, so, ms, ctls, maxRows); err != nil {
 				return err
 			}
+			for i, c := range ctls {
+				n := Length(c)
+				ends[i] = n < c.Rows && n <= maxRows // not cut by the template or the cap
+			}
 		}
+		out.Ends = append(out.Ends, ends...)
 		done += steps(g.n, opt)
 		out.Matrices = append(out.Matrices, ms...)
 		out.Controls = append(out.Controls, ctls...)
@@ -234,6 +244,7 @@ func (out *Output) shuffle(rng *rand.Rand) {
 		if out.Controls != nil {
 			out.Controls[i], out.Controls[j] = out.Controls[j], out.Controls[i]
 		}
+		out.Ends[i], out.Ends[j] = out.Ends[j], out.Ends[i]
 	})
 }
 
@@ -249,7 +260,7 @@ func (out *Output) repair(opt Options) error {
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x726570616972))
 	for i, f := range out.Matrices {
-		ro := repair.Options{FlowIndex: i, Start: start.Add(time.Duration(i) * gap)}
+		ro := repair.Options{FlowIndex: i, Start: start.Add(time.Duration(i) * gap), End: i < len(out.Ends) && out.Ends[i]}
 		if opt.Payload == "random" {
 			ro.Payload = repair.PayloadRandom
 		}

@@ -120,3 +120,66 @@ func TestPositionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestEndings: the profile learns how real TCP flows end; a real flow
+// whose FIN and RST flags are cleared ends, with Options.End, with one of
+// the class's endings (the last packets carry its flags and directions),
+// and keeps its damage without it.
+func TestEndings(t *testing.T) {
+	flows := committed(t)
+	prof := BuildProfile(flows)
+	cp := prof.Class("ssh")
+	if len(cp.Endings) == 0 {
+		t.Fatal("ssh: no endings learned")
+	}
+	total := cp.Unended
+	for _, e := range cp.Endings {
+		total += e.N
+	}
+	ended, checked := 0, 0
+	for i, f := range flows["ssh"] {
+		m := encode(t, f)
+		fin, _, _ := ndLayout.Field("tcp_fin")
+		rst, _, _ := ndLayout.Field("tcp_rst")
+		for r := 0; r < m.Rows; r++ {
+			if m.Row(r)[fin] == 1 || m.Row(r)[rst] == 1 {
+				m.Row(r)[fin], m.Row(r)[rst] = 0, 0
+			}
+		}
+		for _, end := range []bool{true, false} {
+			o := own(f)
+			o.End = end
+			res, err := Flow(m, "ssh", prof, o, newRand(int64(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, p := range res.Packets[max(0, len(res.Packets)-EndPackets):] {
+				info, _ := t2t.ParseInfo(p.Link, p.Data)
+				if info.TCPFlags&(flagFIN|flagRST) != 0 {
+					found = true
+				}
+			}
+			if !end && found {
+				t.Fatalf("flow %d: a FIN or RST without Options.End", i)
+			}
+			if end {
+				checked++
+				if found {
+					ended++
+				}
+			}
+		}
+	}
+	want := float64(total-cp.Unended) / float64(total)
+	got := float64(ended) / float64(checked)
+	t.Logf("ssh: %d of %d flows end with FIN or RST with Options.End (real share %.2f)", ended, checked, want)
+	if checked == 0 || got < want-0.25 || got == 0 {
+		t.Fatalf("ssh: %.2f of flows end with FIN or RST, real %.2f", got, want)
+	}
+	bad := *cp
+	bad.Endings = []Ending{{Dirs: "01", Flags: []int{17}, Data: "0", N: 1}}
+	if err := (&Profile{Classes: map[string]*ClassProfile{"ssh": &bad}}).Validate(); err == nil || !strings.Contains(err.Error(), "endings[0]") {
+		t.Fatalf("bad ending: %v", err)
+	}
+}

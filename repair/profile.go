@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"t2t"
 	"t2t/pcapio"
@@ -86,6 +87,24 @@ type ClassProfile struct {
 	// PositionOdds), so that a flow's sequence of lengths is one the
 	// class has, position by position.
 	Positions []Position `json:"positions,omitempty"`
+	// Endings counts how the class's TCP flows end: the last packets
+	// from the first FIN or RST among a flow's last EndPackets packets
+	// (direction, flags, payload or not), and Unended the flows with no
+	// FIN or RST there. Repair gives a flow whose end the matrix holds
+	// (Options.End) one of these endings, as often as real flows end so.
+	Endings []Ending `json:"endings,omitempty"`
+	Unended int      `json:"unended,omitempty"`
+}
+
+// EndPackets is how many of a TCP flow's last packets an Ending may span.
+const EndPackets = 4
+
+// Ending is the end of real TCP flows: one entry per packet, in order.
+type Ending struct {
+	Dirs  string `json:"dirs"`  // '0' client to server, '1' server to client
+	Flags []int  `json:"flags"` // TCP flags byte
+	Data  string `json:"data"`  // '1' the packet carries payload, '0' not
+	N     int    `json:"n"`     // flows that end so
 }
 
 // PositionPackets is how many leading packets of a flow
@@ -155,6 +174,7 @@ type classBuilder struct {
 	ttl, win    [2]counter
 	icmp, lens  counter
 	syn, synack map[string]int
+	endings     map[string]*Ending
 	posPay      [PositionPackets][2]counter
 	posWin      [PositionPackets][2]counter
 }
@@ -162,7 +182,7 @@ type classBuilder struct {
 func newClassBuilder() *classBuilder {
 	b := &classBuilder{cp: &ClassProfile{Transport: map[string]int{}}, ports: counter{},
 		ttl: [2]counter{{}, {}}, win: [2]counter{{}, {}}, icmp: counter{}, lens: counter{},
-		syn: map[string]int{}, synack: map[string]int{}}
+		syn: map[string]int{}, synack: map[string]int{}, endings: map[string]*Ending{}}
 	for k := range b.cp.IAT {
 		b.cp.IAT[k] = make([]int, IATBins)
 	}
@@ -194,6 +214,9 @@ func (b *classBuilder) flow(f *pcapio.Flow) {
 			cp.ClientPortMin = sp
 		}
 		cp.ClientPortMax = max(cp.ClientPortMax, sp)
+	}
+	if f.Key.Proto == t2t.ProtoTCP {
+		b.ending(f)
 	}
 	for i, pk := range f.Packets {
 		d := 1
@@ -258,6 +281,45 @@ func (b *classBuilder) packet(i, d int, pk pcapio.Packet) {
 	}
 }
 
+// ending counts how TCP flow f ends (see ClassProfile.Endings).
+func (b *classBuilder) ending(f *pcapio.Flow) {
+	var e *Ending
+	for i := max(0, len(f.Packets)-EndPackets); i < len(f.Packets); i++ {
+		info, err := t2t.ParseInfo(f.Packets[i].Link, f.Packets[i].Data)
+		if err != nil || !info.TCPHeader || info.TCPDataOff < 20 {
+			return // not a flow whose end can be read
+		}
+		fl := int(info.TCPFlags)
+		if e == nil && fl&(flagFIN|flagRST) == 0 {
+			continue
+		}
+		if e == nil {
+			e = &Ending{}
+		}
+		d, data := byte('1'), byte('0')
+		if f.Forward(i) {
+			d = '0'
+		}
+		if info.IPLen-(info.TransOff-info.NetOff)-info.TCPDataOff > 0 {
+			data = '1'
+		}
+		e.Dirs += string(d)
+		e.Data += string(data)
+		e.Flags = append(e.Flags, fl)
+	}
+	if e == nil {
+		b.cp.Unended++
+		return
+	}
+	key := fmt.Sprint(e.Dirs, e.Flags, e.Data)
+	if old, ok := b.endings[key]; ok {
+		old.N++
+		return
+	}
+	e.N = 1
+	b.endings[key] = e
+}
+
 // position counts the payload length and TCP window (-1: none) of the
 // i-th packet of a flow, sent in direction d.
 func (b *classBuilder) position(i, d, payload, win int) {
@@ -285,6 +347,19 @@ func (b *classBuilder) profile() *ClassProfile {
 	cp.IPLens = b.lens.top(MaxLenCounts)
 	cp.SYN = templates(b.syn)
 	cp.SYNACK = templates(b.synack)
+	for _, e := range b.endings {
+		cp.Endings = append(cp.Endings, *e)
+	}
+	sort.Slice(cp.Endings, func(i, j int) bool {
+		a, b := cp.Endings[i], cp.Endings[j]
+		if a.N != b.N {
+			return a.N > b.N
+		}
+		return fmt.Sprint(a.Dirs, a.Flags, a.Data) < fmt.Sprint(b.Dirs, b.Flags, b.Data)
+	})
+	if len(cp.Endings) > MaxCounts {
+		cp.Endings = cp.Endings[:MaxCounts]
+	}
 	for i := range b.posPay {
 		if b.posPay[i][0] == nil && b.posPay[i][1] == nil {
 			break
@@ -450,6 +525,20 @@ func (c *ClassProfile) validateShapes(bad func(string, ...any) error) error {
 	}
 	if c.MaxIPLen < 0 || c.MaxIPLen > 65535+40 {
 		return bad("max_ip_len %d", c.MaxIPLen)
+	}
+	if len(c.Endings) > MaxCounts || c.Unended < 0 {
+		return bad("%d endings (at most %d), %d unended", len(c.Endings), MaxCounts, c.Unended)
+	}
+	for i, e := range c.Endings {
+		n := len(e.Flags)
+		if n == 0 || n > EndPackets || len(e.Dirs) != n || len(e.Data) != n || strings.Trim(e.Dirs, "01") != "" || strings.Trim(e.Data, "01") != "" || e.N < 0 {
+			return bad("endings[%d]: %d packets, directions %q, data %q, count %d (want 1 to %d packets, one 0 or 1 each)", i, n, e.Dirs, e.Data, e.N, EndPackets)
+		}
+		for _, f := range e.Flags {
+			if f < 0 || f > 255 {
+				return bad("endings[%d]: flags %d", i, f)
+			}
+		}
 	}
 	if len(c.Positions) > PositionPackets {
 		return bad("%d positions, at most %d", len(c.Positions), PositionPackets)

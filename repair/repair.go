@@ -58,6 +58,12 @@ type Options struct {
 	// MTU bounds IP packet lengths (0: the class's longest packet, at
 	// least 1500).
 	MTU int
+	// End says the matrix holds the flow's end (its last row is the
+	// flow's last packet, not a cut): a TCP flow then ends as the class's
+	// real flows do, with one of the profile's endings
+	// (ClassProfile.Endings) drawn by how often real flows end so, or
+	// with none as often as real flows have none.
+	End bool
 }
 
 // Log says how far the matrix was from a valid flow.

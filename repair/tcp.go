@@ -14,6 +14,7 @@ func (rp *repairer) tcpStructure(ps []*pkt) []*pkt {
 	hs := len(out)
 	legalFlags(rest, ecn)
 	out = append(out, rest...)
+	out = rp.ending(out, hs)
 	out = rp.endAtRST(out, hs)
 	out = rp.closeFINs(out, hs)
 	for _, q := range out {
@@ -124,6 +125,50 @@ func legalFlags(ps []*pkt, ecn bool) {
 		}
 		q.flags = fl
 	}
+}
+
+// ending gives a flow whose end the matrix holds (Options.End) one of
+// the class's real endings, drawn by count against the flows that end
+// with none (ClassProfile.Endings, Unended): the last packets after the
+// handshake take the ending's directions and flags, and those the ending
+// sends without payload lose theirs. A flow with too few packets after
+// the handshake keeps its own end.
+func (rp *repairer) ending(out []*pkt, hs int) []*pkt {
+	cp := rp.cp
+	if !rp.opts.End || cp == nil || len(cp.Endings) == 0 {
+		return out
+	}
+	total := cp.Unended
+	for _, e := range cp.Endings {
+		total += e.N
+	}
+	x := rp.rng.IntN(max(total, 1))
+	var e *Ending
+	for i := range cp.Endings {
+		if x -= cp.Endings[i].N; x < 0 {
+			e = &cp.Endings[i]
+			break
+		}
+	}
+	if e == nil {
+		// unended: a FIN or RST the model drew in the last packets is noise
+		for _, q := range out[max(hs, len(out)-EndPackets):] {
+			q.flags &^= flagFIN | flagRST
+		}
+		return out
+	}
+	k := len(e.Flags)
+	if len(out)-hs <= k {
+		return out
+	}
+	for i, q := range out[len(out)-k:] {
+		q.dir = int(e.Dirs[i] - '0')
+		q.flags = uint8(e.Flags[i])
+		if e.Data[i] == '0' {
+			q.plen = 0
+		}
+	}
+	return out
 }
 
 // endAtRST ends the flow at a RST after the handshake (out[hs:]): a RST
