@@ -75,8 +75,9 @@ func TestEmbeddedTransportAndStructure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range ctls {
-		x, err := pipeline.StructureStart(c, m.UNet.Config.Rows, m.UNet.Config.Cols)
+	for i, c := range ctls {
+		ctls[i] = pipeline.Window(c, 0, m.UNet.Config.Rows) // the model's first window of the flow
+		x, err := pipeline.StructureStart(ctls[i], m.UNet.Config.Rows, m.UNet.Config.Cols)
 		if err != nil {
 			t.Fatal(err)
 		}
