@@ -121,6 +121,23 @@ type ControlSource interface {
 
 // Generate samples opt.N flows for a prompt and repairs them.
 func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*Output, error) {
+	out, err := SampleFlows(ctx, m, prompt, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := out.repair(opt); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SampleFlows samples opt.N flows for a prompt as Generate does (the same
+// transport split, templates and seeds, so the same matrices) and leaves
+// them unrepaired: the Output has its Class, Matrices, Prompts, Controls
+// and Sampling, and no Results or Packets. It serves a caller that repairs
+// the flows itself, with endpoints and times of its own (package trace
+// places them in a trace of many hosts).
+func SampleFlows(ctx context.Context, m *unet.Model, prompt string, opt Options) (*Output, error) {
 	var p unet.Predictor = m.UNet
 	if opt.Predictor != nil {
 		p = opt.Predictor
@@ -149,9 +166,6 @@ func Generate(ctx context.Context, m *unet.Model, prompt string, opt Options) (*
 	out.Sampling = time.Since(t0)
 	if len(groups) > 1 {
 		out.shuffle(rand.New(rand.NewPCG(opt.Seed, 0x6d6978)))
-	}
-	if err := out.repair(opt); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

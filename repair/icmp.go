@@ -3,7 +3,8 @@ package repair
 import "slices"
 
 // icmp makes an echo session: requests from the client, replies from the
-// server with the identifier of the session, each reply answering one
+// server with the identifier of the session (the rows' most frequent one,
+// or Options.ClientPort), each reply answering one
 // request that no other reply answers: the request of its own sequence
 // number, else the last request, else the oldest unanswered one (a
 // request is inserted before a reply when every request is answered).
@@ -13,6 +14,9 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 		ids[int(q.roh>>16)]++
 	}
 	id, _ := mode(ids.list())
+	if rp.opts.ClientPort != 0 {
+		id = int(rp.opts.ClientPort)
+	}
 	var out []*pkt
 	var req *pkt              // the last request
 	reqs := map[uint16]*pkt{} // requests by sequence number

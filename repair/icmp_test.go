@@ -68,3 +68,46 @@ func TestEchoRepliesPair(t *testing.T) {
 		t.Fatalf("%d flows checked", checked)
 	}
 }
+
+// TestEchoIdentifierOption: Options.ClientPort sets the echo identifier
+// of every packet of an ICMP flow, and changes nothing else (times,
+// sequence numbers, lengths are those of the flow repaired without it).
+func TestEchoIdentifierOption(t *testing.T) {
+	flows := committed(t)
+	prof := BuildProfile(flows)
+	f := flows["icmp"][0]
+	m := encode(t, f)
+	m.Times = nil
+	plain, err := Flow(m, "icmp", prof, own(f), newRand(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := own(f)
+	o.ClientPort = 0xbeef
+	set, err := Flow(m, "icmp", prof, o, newRand(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Packets) != len(plain.Packets) || len(set.Packets) == 0 {
+		t.Fatalf("%d packets with the identifier set, %d without", len(set.Packets), len(plain.Packets))
+	}
+	for k, p := range set.Packets {
+		info, err := t2t.ParseInfo(p.Link, p.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.ICMPID != 0xbeef {
+			t.Errorf("packet %d: identifier %#x, want 0xbeef", k, info.ICMPID)
+		}
+		q := plain.Packets[k]
+		if qi, _ := t2t.ParseInfo(q.Link, q.Data); qi.ICMPID == 0xbeef {
+			t.Fatalf("packet %d: the matrix's own identifier is 0xbeef: pick another", k)
+		}
+		h, hq := p.Data[info.TransOff:], q.Data[info.TransOff:]
+		if !p.Time.Equal(q.Time) || len(p.Data) != len(q.Data) || h[0] != hq[0] || binary.BigEndian.Uint16(h[6:]) != binary.BigEndian.Uint16(hq[6:]) {
+			t.Errorf("packet %d differs beyond its identifier: %v type %d seq %d len %d, without the option %v type %d seq %d len %d", k,
+				p.Time, h[0], binary.BigEndian.Uint16(h[6:]), len(p.Data), q.Time, hq[0], binary.BigEndian.Uint16(hq[6:]), len(q.Data))
+		}
+	}
+	checkWritten(t, "icmp-id", []*Result{set})
+}

@@ -37,7 +37,10 @@ type Options struct {
 	// given, whatever the matrix says).
 	Client, Server netip.Addr
 	// ClientPort and ServerPort override the ports (0: keep the matrix's
-	// when plausible, otherwise draw from the profile).
+	// when plausible, otherwise draw from the profile). For ICMP,
+	// ClientPort sets the echo identifier (0: the matrix's), the field that
+	// tells ICMP sessions between two hosts apart as a client port tells
+	// TCP and UDP flows (pcapio.FlowKey).
 	ClientPort, ServerPort uint16
 	// ClientMAC and ServerMAC override the default MACs.
 	ClientMAC, ServerMAC [6]byte
