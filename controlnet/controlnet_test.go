@@ -527,13 +527,42 @@ func TestTemplateDirections(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no direction checked")
 	}
-	for _, ft := range tp.Classes["icmp"].Flows {
-		if ft.Server != 0 || ft.Dirs != "" {
-			t.Fatalf("icmp template with a server port %d or directions %q", ft.Server, ft.Dirs)
+	// ICMP: each row's echo direction, and its type fixed
+	col, _, _ := l.Field("icmp_type")
+	k := 0
+	for i, f := range flows["icmp"] {
+		if FromMatrix(tf["icmp"][i].Matrix, cfg.Rows).Packets() < 2 {
+			continue
+		}
+		ft := tp.Classes["icmp"].Flows[k]
+		ctl, _ := tp.Control("icmp", k)
+		k++
+		if ft.Server != 0 || len(ft.Dirs) != min(len(f.Packets), cfg.Rows) || ctl.Known == nil {
+			t.Fatalf("icmp flow %d: server %d, directions %q", i, ft.Server, ft.Dirs)
+		}
+		for r := range ft.Dirs {
+			info, _ := t2t.ParseInfo(f.Packets[r].Link, f.Packets[r].Data)
+			want := map[uint8]byte{8: '0', 0: '1'}[info.ICMPType]
+			if want == 0 {
+				want = '-'
+			}
+			if ft.Dirs[r] != want {
+				t.Fatalf("icmp flow %d packet %d (type %d): direction %c", i, r, info.ICMPType, ft.Dirs[r])
+			}
+			if want == '-' {
+				continue
+			}
+			v := 0
+			for b := 0; b < 8; b++ {
+				v = v<<1 | int(ctl.Known[r*ctl.Cols+col+b])
+			}
+			if v != int(info.ICMPType) {
+				t.Fatalf("icmp flow %d packet %d: known type %d, want %d", i, r, v, info.ICMPType)
+			}
 		}
 	}
-	if c, _ := tp.Control("icmp", 0); c.Known != nil {
-		t.Fatal("icmp template fixes bits")
+	if k == 0 {
+		t.Fatal("no icmp template checked")
 	}
 	bad := *tp
 	bad.Classes = map[string]*ClassTemplates{"ssh": {Masks: tp.Classes["ssh"].Masks, Flows: append([]FlowTemplate(nil), tp.Classes["ssh"].Flows...)}}

@@ -34,7 +34,9 @@ type ClassTemplates struct {
 // it also holds the server's port and each packet's direction, one byte
 // per row: '0' client to server (the server port is the destination),
 // '1' server to client, '-' neither port is the server's. Templates made
-// before directions were recorded have neither.
+// before directions were recorded have neither. For ICMP flows Dirs
+// holds each packet's echo direction ('0' an echo request, type 8; '1'
+// an echo reply, type 0; '-' another type) and Server is 0.
 type FlowTemplate struct {
 	Transport string `json:"transport"`
 	Rows      []int  `json:"rows"`
@@ -103,6 +105,8 @@ func directions(m *t2t.Matrix, rows int) (int, string) {
 			proto = t2t.ProtoTCP
 		case m.Layout.Has(t2t.BlockUDP) && fr.Present(t2t.BlockUDP, 8):
 			proto = t2t.ProtoUDP
+		case m.Layout.Has(t2t.BlockICMP) && fr.Present(t2t.BlockICMP, 8):
+			return 0, echoes(fr, m, rows)
 		}
 	}
 	pf, ok := portFields[proto]
@@ -135,16 +139,43 @@ func directions(m *t2t.Matrix, rows int) (int, string) {
 	return int(server), string(dirs)
 }
 
+// echoes is the echo direction of each of m's first rows packets (see
+// FlowTemplate.Dirs for ICMP).
+func echoes(fr *t2t.FieldReader, m *t2t.Matrix, rows int) string {
+	dirs := make([]byte, 0, min(m.Rows, rows))
+	for r := 0; r < min(m.Rows, rows); r++ {
+		d := byte('-')
+		if fr.Load(m.Row(r)) == nil {
+			switch typ, vacant := fr.Field("icmp_type"); {
+			case vacant != 0:
+			case typ == 8:
+				d = '0'
+			case typ == 0:
+				d = '1'
+			}
+		}
+		dirs = append(dirs, d)
+	}
+	return string(dirs)
+}
+
 // known sets, in c.Known, the server port of template f in the port field
 // of each row's direction (see FlowTemplate); nothing when f has no
 // directions or the columns are no known layout.
 func (t *Templates) known(c *Control, f *FlowTemplate) {
-	pf, ok := portFields[map[string]uint8{"tcp": t2t.ProtoTCP, "udp": t2t.ProtoUDP}[f.Transport]]
-	if !ok || f.Server <= 0 || f.Server > 65535 || f.Dirs == "" {
+	if f.Dirs == "" {
 		return
 	}
 	l, err := t2t.LayoutForWidth(t.Cols)
 	if err != nil {
+		return
+	}
+	if f.Transport == "icmp" {
+		t.knownEchoes(c, f, l)
+		return
+	}
+	pf, ok := portFields[map[string]uint8{"tcp": t2t.ProtoTCP, "udp": t2t.ProtoUDP}[f.Transport]]
+	if !ok || f.Server <= 0 || f.Server > 65535 {
 		return
 	}
 	var cols [2]int
@@ -173,6 +204,34 @@ func (t *Templates) known(c *Control, f *FlowTemplate) {
 			i := r*c.Cols + col + b
 			if c.Present[i] {
 				c.Known[i] = int8(f.Server >> (15 - b) & 1)
+			}
+		}
+	}
+}
+
+// knownEchoes sets, in c.Known, the ICMP type of each echo request (8)
+// and reply (0) of template f, so that a flow's requests and replies
+// alternate as the real flow's do.
+func (t *Templates) knownEchoes(c *Control, f *FlowTemplate, l *t2t.Layout) {
+	col, bits, ok := l.Field("icmp_type")
+	if !ok || bits != 8 {
+		return
+	}
+	c.Known = make([]int8, len(c.Present))
+	for i := range c.Known {
+		c.Known[i] = -1
+	}
+	for r := 0; r < min(len(f.Dirs), c.Rows); r++ {
+		typ := -1
+		switch f.Dirs[r] {
+		case '0':
+			typ = 8
+		case '1':
+			typ = 0
+		}
+		for b := 0; b < 8 && typ >= 0; b++ {
+			if i := r*c.Cols + col + b; c.Present[i] {
+				c.Known[i] = int8(typ >> (7 - b) & 1)
 			}
 		}
 	}
