@@ -15,6 +15,7 @@ import (
 	"t2t/controlnet"
 	"t2t/evaluate"
 	"t2t/internal/cli"
+	"t2t/internal/replaytest"
 	"t2t/internal/safetensors"
 	"t2t/internal/testmodel"
 	"t2t/lora"
@@ -399,67 +400,23 @@ func TestGenerateWrongOutput(t *testing.T) {
 // length; by default (-payload snap) the pcap holds the headers only and
 // tcpreplay sends what is stored, less than the wire lengths.
 func TestReplay(t *testing.T) {
-	bin, err := exec.LookPath("tcpreplay")
-	if err != nil {
-		t.Skip("tcpreplay not installed (apt-get install tcpreplay)")
-	}
 	dir := t.TempDir()
 	for _, payload := range []string{"zeros", "snap"} {
 		out := filepath.Join(dir, payload+".pcap")
 		if err := run(context.Background(), []string{"-prompt", "http", "-n", "2", "-steps", "6", "-payload", payload, "-out", out, "-q"}, io.Discard, io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		r, err := pcapio.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		packets, wire, stored := 0, 0, 0
-		for {
-			p, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			packets++
-			wire += p.OrigLen
-			stored += len(p.Data)
-		}
-		r.Close()
-		cmd := exec.Command(bin, "-i", "lo", out)
-		b, err := cmd.CombinedOutput()
-		if err != nil {
-			if strings.Contains(string(b), "ermission") || strings.Contains(string(b), "Operation not permitted") {
-				t.Skipf("tcpreplay may not send on lo here: %s", b)
-			}
-			t.Fatalf("tcpreplay: %v\n%s", err, b)
-		}
-		var sent, bytes, failed, truncated int
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			switch {
-			case strings.HasPrefix(line, "Actual:"):
-				fmt.Sscanf(line, "Actual: %d packets (%d bytes)", &sent, &bytes)
-			case strings.HasPrefix(line, "Failed packets:"):
-				fmt.Sscanf(line, "Failed packets: %d", &failed)
-			case strings.HasPrefix(line, "Truncated packets:"):
-				fmt.Sscanf(line, "Truncated packets: %d", &truncated)
-			}
-		}
-		if sent != packets || failed != 0 || truncated != 0 || packets == 0 {
-			t.Fatalf("-payload %s: tcpreplay sent %d of %d packets, %d failed, %d truncated\n%s", payload, sent, packets, failed, truncated, b)
-		}
+		r := replaytest.Replay(t, out)
 		switch payload {
 		case "zeros":
-			if bytes != wire || stored != wire {
-				t.Errorf("-payload zeros: %d bytes sent, %d stored, packets' wire lengths sum to %d: not sent whole", bytes, stored, wire)
+			if r.Bytes != r.Wire || r.Stored != r.Wire {
+				t.Errorf("-payload zeros: %d bytes sent, %d stored, packets' wire lengths sum to %d: not sent whole", r.Bytes, r.Stored, r.Wire)
 			}
 		case "snap":
-			if bytes != stored || stored >= wire {
-				t.Errorf("-payload snap: %d bytes sent, %d stored, wire %d: want the stored headers only, less than the wire lengths", bytes, stored, wire)
+			if r.Bytes != r.Stored || r.Stored >= r.Wire {
+				t.Errorf("-payload snap: %d bytes sent, %d stored, wire %d: want the stored headers only, less than the wire lengths", r.Bytes, r.Stored, r.Wire)
 			}
 		}
-		t.Logf("-payload %s: %d packets, %d bytes sent (wire lengths %d)", payload, sent, bytes, wire)
+		t.Logf("-payload %s: %d packets, %d bytes sent (wire lengths %d)", payload, r.Sent, r.Bytes, r.Wire)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"t2t"
 	"t2t/evaluate"
 	"t2t/internal/cli"
+	"t2t/internal/replaytest"
 	"t2t/pcapio"
 	"t2t/trace"
 )
@@ -363,59 +364,16 @@ func TestTraceReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("samples the Small model")
 	}
-	bin, err := exec.LookPath("tcpreplay")
-	if err != nil {
-		t.Skip("tcpreplay not installed (apt-get install tcpreplay)")
-	}
 	out := filepath.Join(t.TempDir(), "zeros.pcap")
 	n := max(*traceFlows/4, 5)
 	if err := run(context.Background(), []string{"-classes", traceClasses, "-flows", fmt.Sprint(n), "-span", traceSpan.String(), "-payload", "zeros", "-out", out, "-q"}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	r, err := pcapio.Open(out)
-	if err != nil {
-		t.Fatal(err)
+	r := replaytest.Replay(t, out, "--topspeed")
+	if r.Bytes != r.Wire || r.Stored != r.Wire {
+		t.Errorf("%d bytes sent, %d stored, packets' wire lengths sum to %d: not sent whole", r.Bytes, r.Stored, r.Wire)
 	}
-	packets, wire, stored := 0, 0, 0
-	for {
-		p, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		packets++
-		wire += p.OrigLen
-		stored += len(p.Data)
-	}
-	r.Close()
-	b, err := exec.Command(bin, "-i", "lo", "--topspeed", out).CombinedOutput()
-	if err != nil {
-		if strings.Contains(string(b), "ermission") || strings.Contains(string(b), "Operation not permitted") {
-			t.Skipf("tcpreplay may not send on lo here: %s", b)
-		}
-		t.Fatalf("tcpreplay: %v\n%s", err, b)
-	}
-	var sent, bytes, failed, truncated int
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "Actual:"):
-			fmt.Sscanf(line, "Actual: %d packets (%d bytes)", &sent, &bytes)
-		case strings.HasPrefix(line, "Failed packets:"):
-			fmt.Sscanf(line, "Failed packets: %d", &failed)
-		case strings.HasPrefix(line, "Truncated packets:"):
-			fmt.Sscanf(line, "Truncated packets: %d", &truncated)
-		}
-	}
-	if sent != packets || failed != 0 || truncated != 0 || packets == 0 {
-		t.Fatalf("tcpreplay sent %d of %d packets, %d failed, %d truncated\n%s", sent, packets, failed, truncated, b)
-	}
-	if bytes != wire || stored != wire {
-		t.Errorf("%d bytes sent, %d stored, packets' wire lengths sum to %d: not sent whole", bytes, stored, wire)
-	}
-	t.Logf("%d flows: tcpreplay sent %d of %d packets, %d bytes (wire lengths %d), %d failed, %d truncated", n, sent, packets, bytes, wire, failed, truncated)
+	t.Logf("%d flows: tcpreplay sent %d of %d packets, %d bytes (wire lengths %d), %d failed, %d truncated", n, r.Sent, r.Packets, r.Bytes, r.Wire, r.Failed, r.Truncated)
 }
 
 // TestFlags: bad values are usage errors (exit status 2) found before any
