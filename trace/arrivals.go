@@ -63,13 +63,7 @@ type ClassArrivals struct {
 func Learn(ds *pcapio.Dataset) *Arrivals {
 	a := &Arrivals{Classes: map[string]*ClassArrivals{}}
 	for _, class := range ds.Classes {
-		var starts []time.Time
-		for _, f := range ds.Flows[class] {
-			if len(f.Packets) > 0 {
-				starts = append(starts, f.Packets[0].Time)
-			}
-		}
-		if c := learnClass(starts); c != nil {
+		if c := learnClass(Starts(ds.Flows[class])); c != nil {
 			a.Classes[class] = c
 		}
 	}
@@ -113,6 +107,19 @@ func quantiles(sorted []float64, k int) []float64 {
 		out[i] = sorted[(i*n+(k-1)/2)/(k-1)]
 	}
 	return out
+}
+
+// Starts returns the start times of flows (their first packets'), in
+// order; flows without packets are left out.
+func Starts(flows []*pcapio.Flow) []time.Time {
+	var starts []time.Time
+	for _, f := range flows {
+		if len(f.Packets) > 0 {
+			starts = append(starts, f.Packets[0].Time)
+		}
+	}
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	return starts
 }
 
 // Gaps returns the seconds between consecutive times of sorted, which

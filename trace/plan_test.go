@@ -113,12 +113,7 @@ func realGaps(t testing.TB, dir string) (map[string][]float64, bool) {
 	}
 	out := map[string][]float64{}
 	for _, c := range ds.Classes {
-		var ts []time.Time
-		for _, f := range ds.Flows[c] {
-			ts = append(ts, f.Packets[0].Time)
-		}
-		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-		out[c] = Gaps(ts)
+		out[c] = Gaps(Starts(ds.Flows[c]))
 	}
 	return out, true
 }

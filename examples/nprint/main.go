@@ -238,7 +238,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if c.spec.Payload < 0 || c.spec.Payload > maxPayload {
 		return nil, cli.Usagef("-p %d: want 0 to %d (an IP packet's largest payload)", c.spec.Payload, maxPayload)
 	}
-	if in := c.pcap + c.hex + c.csv; c.out != "-" && c.out != "" && in != "" && sameFile(in, c.out) {
+	if in := c.pcap + c.hex + c.csv; c.out != "-" && c.out != "" && in != "" && cli.SameFile(in, c.out) {
 		return nil, cli.Usagef("-W %s is the input file: writing it would destroy what is read", c.out)
 	}
 	if *rel && *abs {
@@ -365,17 +365,6 @@ func expandShort(fs *flag.FlagSet, args []string) []string {
 
 // maxPayload bounds -p: no IP packet carries more bytes.
 const maxPayload = 65535
-
-// sameFile reports whether the paths a and b name the same file: the same
-// path, or, when both exist, the same file under two names.
-func sameFile(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	fa, err1 := os.Stat(a)
-	fb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
-}
 
 func main() {
 	cli.Main(command.Name, run(os.Args[1:], os.Stdout, os.Stderr))

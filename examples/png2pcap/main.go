@@ -188,7 +188,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, p := range paths {
-		if o.out != "-" && sameFile(p, o.out) {
+		if o.out != "-" && cli.SameFile(p, o.out) {
 			return cli.Usagef("-out %s is an input: writing it would destroy what is read", o.out)
 		}
 	}
@@ -338,16 +338,6 @@ func expand(ins []string) ([]string, error) {
 func isInput(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".png" || ext == ".csv"
-}
-
-// sameFile reports whether a and b name the same file.
-func sameFile(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	fa, err1 := os.Stat(a)
-	fb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 // loadProfile reads the profile -profile or -model names (nil: none).

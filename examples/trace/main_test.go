@@ -106,12 +106,7 @@ func realStarts(t *testing.T) (map[string][]float64, int, string) {
 	}
 	out := map[string][]float64{}
 	for _, c := range ds.Classes {
-		var ts []time.Time
-		for _, f := range ds.Flows[c] {
-			ts = append(ts, f.Packets[0].Time)
-		}
-		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-		out[c] = trace.Gaps(ts)
+		out[c] = trace.Gaps(trace.Starts(ds.Flows[c]))
 	}
 	return out, thin, dir
 }

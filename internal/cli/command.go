@@ -262,3 +262,15 @@ func PositiveFloat(flag string, v float64) error {
 	}
 	return nil
 }
+
+// SameFile reports whether the paths a and b name the same file: the same
+// path, or, when both exist, the same file under two names (an output
+// that would overwrite an input).
+func SameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
