@@ -174,7 +174,8 @@ func (t *Templates) known(c *Control, f *FlowTemplate) {
 		t.knownEchoes(c, f, l)
 		return
 	}
-	pf, ok := portFields[map[string]uint8{"tcp": t2t.ProtoTCP, "udp": t2t.ProtoUDP}[f.Transport]]
+	proto, _ := t2t.TransportProto(f.Transport)
+	pf, ok := portFields[proto]
 	if !ok || f.Server <= 0 || f.Server > 65535 {
 		return
 	}

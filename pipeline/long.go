@@ -69,6 +69,8 @@ func continueFlows(ctx context.Context, p unet.Predictor, m *unet.Model, prompt 
 			full[i] = f
 		}
 	}
+	gen := unet.NewGenerator(p) // one graph per batch size for every window
+	defer gen.Close()
 	for k := 1; ; k++ {
 		o := k * st
 		var idx []int
@@ -89,7 +91,7 @@ func continueFlows(ctx context.Context, p unet.Predictor, m *unet.Model, prompt 
 			return full, nil
 		}
 		wo := so
-		wo.N, wo.Start, wo.Progress = len(idx), starts, nil
+		wo.N, wo.Start, wo.Progress, wo.gen = len(idx), starts, nil, gen
 		wo.Seed = so.Seed ^ uint64(k)*0x9e3779b97f4a7c15
 		ws, err := Sample(ctx, p, m.Vocab, m.Noise, prompt, wo)
 		if err != nil {

@@ -36,6 +36,11 @@ type SampleOptions struct {
 	// are drawn. StructureStart makes one from a structure map. nil: every
 	// cell masked (masked models) or noise drawn from the seed.
 	Start [][]float32
+
+	// gen, when set, is the compiled model to sample with (kept by the
+	// caller across calls: a flow's continuation windows); nil: Sample
+	// compiles its own.
+	gen *unet.Generator
 }
 
 // StructureStart is the initial sample of a masked model that keeps a
@@ -100,8 +105,11 @@ func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise samp
 	if bs <= 0 || bs > opt.N {
 		bs = opt.N
 	}
-	g := unet.NewGenerator(p)
-	defer g.Close()
+	g := opt.gen
+	if g == nil {
+		g = unet.NewGenerator(p)
+		defer g.Close()
+	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x73616d706c65))
 	var out []*t2t.Matrix
 	total := (opt.N + bs - 1) / bs * opt.Steps
