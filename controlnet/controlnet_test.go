@@ -571,3 +571,54 @@ func TestTemplateDirections(t *testing.T) {
 		t.Fatalf("bad directions: %v", err)
 	}
 }
+
+// TestDrawTrimmed: trimmed maps are the full maps cut one row after their
+// flow's end (whole when the flow fills the templates), known bits
+// included, drawn in the same order.
+func TestDrawTrimmed(t *testing.T) {
+	cfg := unet.Tiny()
+	l := cfg.Layout.MustLayout()
+	flows := map[string][]*pcapio.Flow{}
+	fl, _, err := pcapio.AssembleFile("../testdata/captures/dns-200.pcap", pcapio.FlowOptions{MaxPackets: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows["dns"] = fl
+	tf, err := train.Matrices(flows, l, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := BuildTemplates(tf, l.Width(), 64, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(tp.Classes["dns"].Flows)
+	full, err := tp.Draw("dns", "", n, rand.New(rand.NewPCG(3, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := tp.DrawTrimmed("dns", "", n, rand.New(rand.NewPCG(3, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shorter := 0
+	for i := range full {
+		f, c := full[i], cut[i]
+		if c.Rows < f.Rows {
+			shorter++
+		}
+		k := c.Rows * c.Cols
+		if c.Rows > f.Rows || !slices.Equal(c.Present, f.Present[:k]) || !slices.Equal(c.Known, f.Known[:k]) {
+			t.Fatalf("map %d: trimmed to %d rows differs from the full map's first rows", i, c.Rows)
+		}
+		if slices.Contains(f.Present[k:], true) {
+			t.Fatalf("map %d: trimmed to %d rows, the full map has packets after them", i, c.Rows)
+		}
+		if c.Rows < f.Rows && slices.Contains(c.Present[k-c.Cols:], true) {
+			t.Fatalf("map %d: the last row of a trimmed map is not vacant", i)
+		}
+	}
+	if shorter == 0 {
+		t.Fatal("no map trimmed: test is vacuous")
+	}
+}

@@ -286,11 +286,21 @@ func (t *Templates) Validate() error {
 
 // Control is the structure map of flow i of class.
 func (t *Templates) Control(class string, i int) (*Control, error) {
+	return t.control(class, i, false)
+}
+
+// control is Control; trimmed, the map holds the flow's rows and one
+// vacant row after them (all of t.Rows when the flow fills them).
+func (t *Templates) control(class string, i int, trimmed bool) (*Control, error) {
 	ct := t.Classes[class]
 	if ct == nil || i < 0 || i >= len(ct.Flows) {
 		return nil, fmt.Errorf("controlnet: no template %d for class %q", i, class)
 	}
-	c := &Control{Rows: t.Rows, Cols: t.Cols, Present: make([]bool, t.Rows*t.Cols)}
+	rows := t.Rows
+	if trimmed {
+		rows = min(t.Rows, len(ct.Flows[i].Rows)+1)
+	}
+	c := &Control{Rows: rows, Cols: t.Cols, Present: make([]bool, rows*t.Cols)}
 	for r, k := range ct.Flows[i].Rows {
 		b, err := base64.StdEncoding.DecodeString(ct.Masks[k])
 		if err != nil {
@@ -308,6 +318,19 @@ func (t *Templates) Control(class string, i int) (*Control, error) {
 // transport when ""), drawn without replacement while they last (then
 // again), in an order shuffled by rng.
 func (t *Templates) Draw(class, transport string, n int, rng *rand.Rand) ([]*Control, error) {
+	return t.draw(class, transport, n, rng, false)
+}
+
+// DrawTrimmed is Draw with each map cut after its flow's end: the flow's
+// rows and one vacant row (all t.Rows rows when the flow fills them, so
+// that a map as long as the templates says its flow may go on). Templates
+// as long as whole flows (1,024 rows) make maps of a few rows for short
+// flows instead of 1,024.
+func (t *Templates) DrawTrimmed(class, transport string, n int, rng *rand.Rand) ([]*Control, error) {
+	return t.draw(class, transport, n, rng, true)
+}
+
+func (t *Templates) draw(class, transport string, n int, rng *rand.Rand, trimmed bool) ([]*Control, error) {
 	ct := t.Classes[class]
 	if ct == nil {
 		return nil, fmt.Errorf("controlnet: no templates for class %q", class)
@@ -328,7 +351,7 @@ func (t *Templates) Draw(class, transport string, n int, rng *rand.Rand) ([]*Con
 			if len(out) == n {
 				break
 			}
-			c, err := t.Control(class, pool[p])
+			c, err := t.control(class, pool[p], trimmed)
 			if err != nil {
 				return nil, err
 			}

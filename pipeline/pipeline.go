@@ -205,7 +205,7 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 		case !steered && len(so.Start) == 0 && opt.Templates != nil && opt.Templates.Classes[out.Class] != nil &&
 			opt.Scheduler.Config().Process == sampler.Mask:
 			var err error
-			if ctls, err = opt.Templates.Draw(out.Class, g.transport, g.n, trng); err != nil {
+			if ctls, err = opt.Templates.DrawTrimmed(out.Class, g.transport, g.n, trng); err != nil {
 				ctls = nil // no template of this transport: the model alone
 			}
 			c := m.UNet.Config
