@@ -85,6 +85,7 @@ func Save(dir string, f *Folder, weights map[string][]float32) error {
 		meta = map[string]string{}
 	}
 	meta[metaRows] = fmt.Sprint(m.UNet.Config.Rows)
+	meta[metaConv] = convExact
 	if err := safetensors.Save(filepath.Join(dir, WeightsFile), ts, meta); err != nil {
 		return err
 	}
@@ -214,6 +215,14 @@ const (
 // for another number.
 const metaRows = "rows"
 
+// metaConv marks weights saved since Conv1D computes the exact
+// convolution (convExact); weights without it are read as
+// unet.KeepLegacyTaps says.
+const (
+	metaConv  = "conv_taps"
+	convExact = "exact"
+)
+
 // readFile reads dir/file of fsys, refusing one of more than limit bytes.
 func readFile(fsys fs.FS, dir, file string, limit int64) ([]byte, error) {
 	f, err := fsys.Open(path.Join(dir, file))
@@ -333,6 +342,11 @@ func loadModel(fsys fs.FS, dir, name string) (*unet.Model, error) {
 	}
 	if err := unet.CheckFinite(ts); err != nil {
 		return nil, fail(WeightsFile, err)
+	}
+	if meta[metaConv] != convExact {
+		// trained when Conv1D's taps could share a weight block: keep
+		// the function it learned (unet.LegacyTaps)
+		u.KeepLegacyTaps()
 	}
 	return m, nil
 }

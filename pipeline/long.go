@@ -69,8 +69,14 @@ func continueFlows(ctx context.Context, p unet.Predictor, m *unet.Model, prompt 
 			full[i] = f
 		}
 	}
-	gen := unet.NewGenerator(p) // one graph per batch size for every window
-	defer gen.Close()
+	gen := so.gen // one graph per batch size for every window
+	if gen == nil {
+		var err error
+		if gen, err = newDenoiser(p, so.Device); err != nil {
+			return nil, err
+		}
+		defer gen.Close()
+	}
 	for k := 1; ; k++ {
 		o := k * st
 		var idx []int

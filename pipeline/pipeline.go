@@ -187,8 +187,17 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 		total += steps(g.n, opt)
 	}
 	trng := rand.New(rand.NewPCG(opt.Seed, 0x74656d706c))
+	gen := opt.gen
+	if gen == nil {
+		var err error
+		if gen, err = newDenoiser(p, opt.Device); err != nil {
+			return err
+		}
+		defer gen.Close()
+	}
 	for i, g := range groups {
 		so := opt.SampleOptions
+		so.gen = gen
 		so.N = g.n
 		so.Seed = opt.Seed + uint64(i)*0x9e3779b97f4a7c15
 		var ctls []*controlnet.Control

@@ -37,10 +37,17 @@ type SampleOptions struct {
 	// cell masked (masked models) or noise drawn from the seed.
 	Start [][]float32
 
+	// Device runs the model: "cpu" (or "") or "cuda", a GPU (a build
+	// with -tags t2tcuda; the predictor must be a unet.Programmable, with
+	// adapters merged). The sampler's steps run on the host with the same
+	// draws either way, so that both give the same flows up to float
+	// rounding.
+	Device string
+
 	// gen, when set, is the compiled model to sample with (kept by the
-	// caller across calls: a flow's continuation windows); nil: Sample
-	// compiles its own.
-	gen *unet.Generator
+	// caller across calls: transport groups, a flow's continuation
+	// windows); nil: Sample compiles its own on Device.
+	gen denoiser
 }
 
 // StructureStart is the initial sample of a masked model that keeps a
@@ -107,7 +114,9 @@ func Sample(ctx context.Context, p unet.Predictor, vocab *unet.Vocab, noise samp
 	}
 	g := opt.gen
 	if g == nil {
-		g = unet.NewGenerator(p)
+		if g, err = newDenoiser(p, opt.Device); err != nil {
+			return nil, err
+		}
 		defer g.Close()
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x73616d706c65))

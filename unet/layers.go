@@ -101,9 +101,14 @@ func (c *Conv1D) Forward(g *Graph, x *G.Node) *G.Node {
 	s := x.Shape()
 	b, l, in := s[0], s[1], s[2]
 	x2 := reshape(x, b*l, in)
-	w := g.Node(c.W)
+	// the weight's row blocks, one per tap, sliced from a [3, In·Out] view:
+	// gorgonia hashes a slice's bounds as bytes, so row ranges that agree
+	// modulo 256 (taps 0 and 2 at 128 channels, all three at 256) would be
+	// merged into one node by its common-subexpression elimination; tap
+	// indices 0..2 hash apart
+	w := reshape(g.Node(c.W), 3, in*c.Out)
 	tap := func(k int) *G.Node {
-		y := must(G.Mul(x2, must(G.Slice(w, G.S(k*in, (k+1)*in)))))
+		y := must(G.Mul(x2, reshape(must(G.Slice(w, G.S(k))), in, c.Out)))
 		return reshape(y, b, l, c.Out)
 	}
 	y := tap(1)
@@ -382,4 +387,70 @@ func Sinusoidal(dst []float64, t float64) {
 		dst[i] = math.Cos(t * f)
 		dst[half+i] = math.Sin(t * f)
 	}
+}
+
+// LegacyTaps gives, for a convolution of in input channels, the row
+// block of its weight that each tap read before t2t 2026-12-01: Conv1D
+// sliced its weight by row ranges, and gorgonia hashes a slice's bounds
+// as bytes, so ranges that agree modulo 256 were merged into the first
+// one built (tap 1, then 0, then 2). At 128 (or 384) input channels tap 2
+// read tap 0's block; at 256 (or 512) every tap read tap 1's.
+func LegacyTaps(in int) [3]int {
+	rep := [3]int{0, 1, 2}
+	key := func(k int) [2]byte { return [2]byte{byte(k * in), byte((k + 1) * in)} }
+	order := []int{1, 0, 2}
+	for i, k := range order {
+		for _, j := range order[:i] {
+			if key(j) == key(k) {
+				rep[k] = rep[j]
+				break
+			}
+		}
+	}
+	return rep
+}
+
+// KeepLegacyTaps rewrites the convolution weights of a model trained
+// before the slicing fix (see LegacyTaps) so that the exact convolution
+// computes what the model computed when it was trained: each tap's block
+// becomes the block it read. It returns the layers it changed.
+func (u *UNet) KeepLegacyTaps() []string {
+	var changed []string
+	fix := func(c *Conv1D) {
+		in := c.In / 3
+		rep := LegacyTaps(in)
+		if rep == [3]int{0, 1, 2} {
+			return
+		}
+		block := in * c.Out
+		switch d := c.W.Value.Data().(type) {
+		case []float32:
+			for k, r := range rep {
+				if r != k {
+					copy(d[k*block:(k+1)*block], d[r*block:(r+1)*block])
+				}
+			}
+		case []float64:
+			for k, r := range rep {
+				if r != k {
+					copy(d[k*block:(k+1)*block], d[r*block:(r+1)*block])
+				}
+			}
+		}
+		changed = append(changed, c.Name)
+	}
+	var blocks []*ResBlock
+	for _, lvs := range [][]*level{u.down, u.up} {
+		for _, lv := range lvs {
+			blocks = append(blocks, lv.res...)
+		}
+	}
+	blocks = append(blocks, u.mid[0], u.mid[1])
+	for _, r := range blocks {
+		if r != nil {
+			fix(r.Conv1)
+			fix(r.Conv2)
+		}
+	}
+	return changed
 }
