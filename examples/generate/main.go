@@ -10,7 +10,7 @@
 // with its full length on the wire (-payload snap), as a capture with a
 // snap length is; -payload zeros or random writes whole packets.
 //
-//	generate -prompt type-3 -n 4 -steps 20 -scheduler dpm++2m -guidance 2 -seed 1 -out flows.pcap -png pngs/
+//	generate -prompt type-3 -n 4 -steps 20 -scheduler dpm++2m -guidance 2 -seed 1 -out flows.pcap -png pngs/ -device cpu
 package main
 
 import (
@@ -60,6 +60,7 @@ type options struct {
 	loras                              cli.Multi
 	controlNet, control, controlFrom   string
 	controlScale                       float64
+	device                             string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -87,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.controlFrom, "control-from", "", "control from a real flow: file.pcap[:index] (flows in order of their first packet)")
 	fs.BoolVar(&o.noTemplates, "no-templates", false, "a masked model's flows start from no real flow's structure (by default each takes the structure of a real training flow of its class: the folder's templates.json)")
 	fs.Float64Var(&o.controlScale, "control-scale", 0, "ControlNet conditioning scale (0: the file's, 1 when trained)")
+	fs.StringVar(&o.device, "device", "cpu", "where the model runs: cpu, or cuda (a GPU: a build with -tags t2tcuda; adapters are merged into the weights)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -107,6 +109,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stderr, "adapter %s: %d layers, new prompts: %s\n", s.Name, len(s.Adapters), strings.Join(s.Config.Tokens, " "))
+		if o.device == pipeline.CUDA {
+			// a device program has no adapter terms: the weights carry them
+			if err := s.Merge(); err != nil {
+				return err
+			}
+		}
 	}
 	if o.prompt == "" {
 		fmt.Fprintf(stdout, "prompts of this model: %s\n", strings.Join(m.Vocab.Tokens()[2:], " "))
@@ -145,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usagef("-scheduler: %w", err)
 	}
-	sopt := pipeline.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: sched, Guidance: o.guidance, Seed: o.seed, Batch: o.batch,
+	sopt := pipeline.SampleOptions{N: o.n, Control: ctlVals, Steps: o.steps, Scheduler: sched, Guidance: o.guidance, Seed: o.seed, Batch: o.batch, Device: o.device,
 		Progress: func(done, total int) {
 			if !o.quiet {
 				fmt.Fprintf(stderr, "\rdenoising %d/%d", done, total)
@@ -239,6 +247,9 @@ func (o *options) check() error {
 		if err := cli.Positive(c.flag, c.v); err != nil {
 			return err
 		}
+	}
+	if o.device != pipeline.CPU && o.device != pipeline.CUDA {
+		return cli.Usagef("-device %q: want cpu or cuda", o.device)
 	}
 	if o.pngScale > t2t.MaxRowScale {
 		return cli.Usagef("-png-scale %d: want 1 to %d", o.pngScale, t2t.MaxRowScale)

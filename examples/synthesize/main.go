@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	out := fs.String("out", "", "output `folder` (required): <class>.pcap per class and raw.json")
 	quiet := fs.Bool("q", false, "quiet: print nothing but errors")
+	device := fs.String("device", "cpu", "where the model runs: cpu, or cuda (a GPU: a build with -tags t2tcuda)")
 	maxPackets := fs.Int("max-packets", pipeline.DefaultMaxPackets, "longest flow: a masked model continues each flow, window after window, to the length of the real flow whose structure it takes, at most this many packets")
 	only := fs.String("classes", "", "comma-separated classes to generate (default: all the model knows)")
 	transport := fs.String("transport", "mix", "transport word per flow: mix (the class's real mix), none (class prompt only), tcp, udp or icmp")
@@ -87,6 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := cli.Finite("-guidance", *guidance); err != nil {
 		return &cli.UsageError{Err: err}
+	}
+	if *device != pipeline.CPU && *device != pipeline.CUDA {
+		return cli.Usagef("-device %q: want cpu or cuda", *device)
 	}
 	if err := cli.Positive("-n", *n); err != nil {
 		return err
@@ -181,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			pred = cn // real flows' structures for the classes the ControlNet has templates of
 		}
 		popt := pipeline.Options{Profile: profile, SampleOptions: pipeline.SampleOptions{
-			N: *n, Steps: *steps, Scheduler: scheduler, Guidance: *guidance, Seed: *seed, Batch: 10}, Transport: *transport, Predictor: pred, MaxPackets: *maxPackets}
+			N: *n, Steps: *steps, Scheduler: scheduler, Guidance: *guidance, Seed: *seed, Batch: 10, Device: *device}, Transport: *transport, Predictor: pred, MaxPackets: *maxPackets}
 		if !*noTemplates {
 			popt.Templates = folder.Templates
 		}
