@@ -52,7 +52,7 @@ var command = cli.Command{
 
 type options struct {
 	classes, model, arrivals, topology string
-	out, labels, payload, mix          string
+	out, labels, payload, mix, device  string
 	flows, steps, batch                int
 	span, margin                       time.Duration
 	guidance                           float64
@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.guidance, "guidance", 2, "classifier-free guidance scale (1: none)")
 	fs.IntVar(&o.batch, "batch", 16, "flows denoised together")
 	fs.StringVar(&o.payload, "payload", "snap", "payload of the packets: snap (cut after the headers), zeros or random")
+	fs.StringVar(&o.device, "device", "cpu", "where the model runs: cpu, or cuda (a GPU: a build with -tags t2tcuda)")
 	fs.BoolVar(&o.quiet, "q", false, "quiet: print nothing but errors")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -131,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt := trace.Options{Span: o.span, Seed: o.seed, Arrivals: arr, Topology: o.topo, Margin: o.margin,
-		Sample: pipeline.Options{SampleOptions: pipeline.SampleOptions{Steps: o.steps, Scheduler: sched, Guidance: o.guidance, Batch: o.batch},
+		Sample: pipeline.Options{SampleOptions: pipeline.SampleOptions{Steps: o.steps, Scheduler: sched, Guidance: o.guidance, Batch: o.batch, Device: o.device},
 			Profile: folder.Profile, Templates: folder.Templates, Payload: o.payload},
 		Progress: func(class string, done, total int) {
 			fmt.Fprintf(stderr, "\rdenoising %s %d/%d   ", class, done, total)
@@ -242,6 +243,9 @@ func (o *options) check() error {
 	case "snap", "zeros", "random":
 	default:
 		return cli.Usagef("-payload %q: want snap, zeros or random", o.payload)
+	}
+	if o.device != pipeline.CPU && o.device != pipeline.CUDA {
+		return cli.Usagef("-device %q: want cpu or cuda", o.device)
 	}
 	if err := cli.Model(o.model); err != nil {
 		return err
