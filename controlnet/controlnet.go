@@ -154,7 +154,7 @@ func (n *ControlNet) Save(path string, info map[string]string) error {
 func (n *ControlNet) SaveAs(path string, info map[string]string, dtype string) error {
 	ts := unet.ParamTensors(n.Params())
 	meta := map[string]string{unet.FormatKey: formatName, metaFingerprint: unet.Fingerprint(n.UNet),
-		metaScale: strconv.FormatFloat(n.Scale, 'g', -1, 64)}
+		metaScale: strconv.FormatFloat(n.Scale, 'g', -1, 64), unet.ConvTapsKey: unet.ConvTapsExact}
 	if len(info) > 0 {
 		b, err := json.Marshal(info)
 		if err != nil {
@@ -229,6 +229,9 @@ func fromTensors(ts []unet.Tensor, meta map[string]string, path string, base *un
 		return nil, nil, fmt.Errorf("controlnet: loading %s: %w", path, err)
 	}
 	unet.CopyTensors(n.Params(), ts)
+	if meta[unet.ConvTapsKey] != unet.ConvTapsExact {
+		n.Copy.KeepLegacyTaps() // trained before the convolution fix: keep what it learned
+	}
 	if s := meta[metaTemplates]; s != "" {
 		var t Templates
 		if err := json.Unmarshal([]byte(s), &t); err != nil {

@@ -85,7 +85,7 @@ func Save(dir string, f *Folder, weights map[string][]float32) error {
 		meta = map[string]string{}
 	}
 	meta[metaRows] = fmt.Sprint(m.UNet.Config.Rows)
-	meta[metaConv] = convExact
+	meta[unet.ConvTapsKey] = unet.ConvTapsExact
 	if err := safetensors.Save(filepath.Join(dir, WeightsFile), ts, meta); err != nil {
 		return err
 	}
@@ -215,13 +215,6 @@ const (
 // for another number.
 const metaRows = "rows"
 
-// metaConv marks weights saved since Conv1D computes the exact
-// convolution (convExact); weights without it are read as
-// unet.KeepLegacyTaps says.
-const (
-	metaConv  = "conv_taps"
-	convExact = "exact"
-)
 
 // readFile reads dir/file of fsys, refusing one of more than limit bytes.
 func readFile(fsys fs.FS, dir, file string, limit int64) ([]byte, error) {
@@ -343,7 +336,7 @@ func loadModel(fsys fs.FS, dir, name string) (*unet.Model, error) {
 	if err := unet.CheckFinite(ts); err != nil {
 		return nil, fail(WeightsFile, err)
 	}
-	if meta[metaConv] != convExact {
+	if meta[unet.ConvTapsKey] != unet.ConvTapsExact {
 		// trained when Conv1D's taps could share a weight block: keep
 		// the function it learned (unet.LegacyTaps)
 		u.KeepLegacyTaps()

@@ -78,7 +78,23 @@ func TestLegacyTaps(t *testing.T) {
 	}
 	w := u.Params.Get("down.0.res.0.conv1.weight").Float32s()
 	block := 128 * 128
+	before := Fingerprint(u)
 	changed := u.KeepLegacyTaps()
+	after := Fingerprint(u)
+	if after == before {
+		t.Fatal("the rewrite left the fingerprint as it was")
+	}
+	// files made for the weights as read, or as rewritten, fit; others not
+	for _, fp := range []string{before, after} {
+		if err := CheckFile(map[string]string{FormatKey: "f", "fp": fp}, "f", "a test", "fp", u, "x"); err != nil {
+			t.Errorf("fingerprint %.8s: %v", fp, err)
+		}
+	}
+	for _, fp := range []string{"", "0123"} {
+		if err := CheckFile(map[string]string{FormatKey: "f", "fp": fp}, "f", "a test", "fp", u, "x"); err == nil {
+			t.Errorf("fingerprint %q fits", fp)
+		}
+	}
 	// 128 input channels: down.0 conv1 and conv2, down.1 conv1, up.0
 	// conv2; 256: up.0 conv1; 384: up.1 conv1
 	if len(changed) != 6 {

@@ -389,6 +389,15 @@ func Sinusoidal(dst []float64, t float64) {
 	}
 }
 
+// ConvTapsKey, with the value ConvTapsExact, marks a weights file written
+// since Conv1D computes the exact convolution; a file without it holds
+// weights trained as LegacyTaps says, which its reader passes through
+// KeepLegacyTaps.
+const (
+	ConvTapsKey   = "conv_taps"
+	ConvTapsExact = "exact"
+)
+
 // LegacyTaps gives, for a convolution of in input channels, the row
 // block of its weight that each tap read before t2t 2026-12-01: Conv1D
 // sliced its weight by row ranges, and gorgonia hashes a slice's bounds
@@ -413,9 +422,17 @@ func LegacyTaps(in int) [3]int {
 // KeepLegacyTaps rewrites the convolution weights of a model trained
 // before the slicing fix (see LegacyTaps) so that the exact convolution
 // computes what the model computed when it was trained: each tap's block
-// becomes the block it read. It returns the layers it changed.
+// becomes the block it read. It returns the layers it changed. Files made
+// for the model before (adapters, ControlNets), which name the weights'
+// fingerprint as read, still fit it (CheckFile).
 func (u *UNet) KeepLegacyTaps() []string {
 	var changed []string
+	before := Fingerprint(u)
+	defer func() {
+		if len(changed) > 0 && u.legacyFingerprint == "" {
+			u.legacyFingerprint = before
+		}
+	}()
 	fix := func(c *Conv1D) {
 		in := c.In / 3
 		rep := LegacyTaps(in)

@@ -45,6 +45,11 @@ type UNet struct {
 	up     []*level
 	norm   *GroupNorm
 	out    *Linear
+
+	// legacyFingerprint is the fingerprint of the weights as read, before
+	// KeepLegacyTaps rewrote them: adapters and ControlNets made for the
+	// model as it was trained name it.
+	legacyFingerprint string
 }
 
 type level struct {

@@ -26,7 +26,7 @@ func CheckFile(meta map[string]string, format, kind, fingerprintKey string, base
 	if f := meta[FormatKey]; f != format {
 		return fmt.Errorf("%s: format %q, want %q (not %s file?)", file, f, format, kind)
 	}
-	if want, fp := meta[fingerprintKey], Fingerprint(base); want != fp {
+	if want, fp := meta[fingerprintKey], Fingerprint(base); want != fp && (want == "" || want != base.legacyFingerprint) {
 		return fmt.Errorf("%w: %s was made for base %s, this model is %s", ErrWrongBase, file, want, fp)
 	}
 	return nil
