@@ -215,7 +215,6 @@ const (
 // for another number.
 const metaRows = "rows"
 
-
 // readFile reads dir/file of fsys, refusing one of more than limit bytes.
 func readFile(fsys fs.FS, dir, file string, limit int64) ([]byte, error) {
 	f, err := fsys.Open(path.Join(dir, file))
