@@ -32,6 +32,7 @@ type PacketInfo struct {
 	// IP header fields, set with Version.
 	IPLen int   // IP length the header claims: IPv4 total length, IPv6 40 + payload length
 	TTL   uint8 // IPv4 time to live, IPv6 hop limit
+	TOS   uint8 // IPv4 type of service, IPv6 traffic class
 	DF    bool  // IPv4 don't-fragment flag
 
 	// TCPDataOff is the TCP header length in bytes (data offset * 4), set
@@ -136,7 +137,7 @@ func (p *PacketInfo) parseIP(ip []byte) (hl, iplen int, ok bool) {
 		p.Version = 4
 		p.Src = netip.AddrFrom4([4]byte(ip[12:16]))
 		p.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
-		p.Proto, p.TTL, p.DF = ip[9], ip[8], ip[6]&0x40 != 0
+		p.Proto, p.TTL, p.TOS, p.DF = ip[9], ip[8], ip[1], ip[6]&0x40 != 0
 		p.IPLen = int(binary.BigEndian.Uint16(ip[2:4]))
 		return int(ip[0]&0xf) * 4, p.IPLen, true
 	case 6:
@@ -146,7 +147,7 @@ func (p *PacketInfo) parseIP(ip []byte) (hl, iplen int, ok bool) {
 		p.Version = 6
 		p.Src = netip.AddrFrom16([16]byte(ip[8:24]))
 		p.Dst = netip.AddrFrom16([16]byte(ip[24:40]))
-		p.Proto, p.TTL = ip[6], ip[7]
+		p.Proto, p.TTL, p.TOS = ip[6], ip[7], ip[0]<<4|ip[1]>>4
 		p.IPLen = int(binary.BigEndian.Uint16(ip[4:6])) + 40
 		return 40, p.IPLen, true
 	}

@@ -6,11 +6,13 @@
 //
 // BuildProfile learns, per class, from real flows what the matrix cannot
 // say or says unreliably: server ports and the client port range, the
-// transport mix, TTLs and DF per direction, TCP windows, the TCP option
+// transport mix, TTLs, TOS and DF per direction, TCP windows, the TCP option
 // templates of SYNs and SYN+ACKs, ICMP types, the longest packet, and
-// log2-histograms of inter-arrival times per packet-index bucket. A
-// Profile round-trips through encoding/json (store it with the model);
-// ParseProfile validates what it reads.
+// log2-histograms of inter-arrival times per packet-index bucket, and for
+// the first PositionPackets packets what real flows carry at each
+// position (Positions) and, for TCP, after each context of previous
+// packets (Steps). A Profile round-trips through encoding/json (store it
+// with the model); ParseProfile validates what it reads, sizes included.
 //
 // # Repair
 //
@@ -38,13 +40,23 @@
 //     a length the class never has (ClassProfile.IPLens) becomes the
 //     nearest one it has within MaxLenFlips bit flips, if any.
 //   - Positions: once directions and the handshake are final, each of the
-//     first PositionPackets packets whose payload length (TCP data, UDP)
-//     or TCP window is not one the class's real flows carry at that
-//     position and direction (ClassProfile.Positions) draws one of those,
-//     weighed by count and by closeness in bits (PositionOdds).
+//     first PositionPackets packets takes its length as a sequence: a TCP
+//     segment (no SYN, FIN or RST) keeps its payload length and window
+//     when the class's real flows have them in its step
+//     (ClassProfile.Steps: the same position and direction, after the
+//     same previous data packet and previous packet), else draws them
+//     from the step mixed with the position (SequenceWeight), weighed by
+//     count and closeness in bits (SequenceOdds); an empty segment takes
+//     data where real flows never send one empty (before the flow's
+//     first FIN or RST and its ending); PSH is set or cleared where real
+//     flows never send the length so (never on an empty segment). A UDP
+//     datagram whose length is not one real flows carry at its position
+//     (ClassProfile.Positions) draws one of those (PositionOdds).
 //   - IP: version, IHL 5, total length, no fragments; TTL kept when the
 //     profile has seen it in that direction, else the direction's
-//     majority or the profile's mode; DF forced where the class is
+//     majority or the profile's mode; TOS (traffic class) kept when the
+//     class has it at the packet's position and direction, else drawn
+//     from those (ClassProfile.TOS, Position.TOS); DF forced where the class is
 //     unanimous; IDs kept, unique per direction when DF is clear; IPv6
 //     flow label one per direction.
 //   - TCP: a SYN and SYN+ACK start the flow (generated ones are fixed,

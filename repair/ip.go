@@ -137,13 +137,20 @@ func (rp *repairer) dirIP(ps []*pkt, d int) dirIP {
 func (rp *repairer) setIP(ps []*pkt, d int, di dirIP) {
 	seen := map[uint16]bool{}
 	var last uint16
-	for _, q := range ps {
+	for i, q := range ps {
 		if q.dir != d {
 			continue
 		}
 		keepTTL := q.row >= 0 && (len(di.prof) > 0 && contains(di.prof, int(q.ttl)) || len(di.prof) == 0 && int(q.ttl) == di.ttl)
 		if !keepTTL {
 			q.ttl = uint8(di.ttl)
+		}
+		if cp := rp.cp; cp != nil {
+			known := cp.TOS[d]
+			if i < len(cp.Positions) && len(cp.Positions[i].TOS[d]) > 0 {
+				known = cp.Positions[i].TOS[d]
+			}
+			q.tos = uint8(rp.drawValue(int(q.tos), known, 0, 255))
 		}
 		if di.forceDF >= 0 {
 			q.df = di.forceDF == 1

@@ -87,10 +87,10 @@ func TestPositions(t *testing.T) {
 	}
 }
 
-// stripped is cp without its positions, lengths and windows.
+// stripped is cp without its positions, steps, lengths and windows.
 func stripped(cp *ClassProfile) *ClassProfile {
 	c := *cp
-	c.Positions, c.IPLens, c.Windows = nil, nil, [2][]Count{}
+	c.Positions, c.IPLens, c.Windows, c.Steps = nil, nil, [2][]Count{}, nil
 	return &c
 }
 
@@ -181,5 +181,49 @@ func TestEndings(t *testing.T) {
 	bad.Endings = []Ending{{Dirs: "01", Flags: []int{17}, Data: "0", N: 1}}
 	if err := (&Profile{Classes: map[string]*ClassProfile{"ssh": &bad}}).Validate(); err == nil || !strings.Contains(err.Error(), "endings[0]") {
 		t.Fatalf("bad ending: %v", err)
+	}
+}
+
+// TestUnendedRST: a flow the profile's draw leaves unended loses the RSTs
+// the model drew in its last packets, and those segments carry ACK (they
+// used to be sent with no flag at all).
+func TestUnendedRST(t *testing.T) {
+	flows := committed(t)
+	prof := BuildProfile(flows)
+	cp := *prof.Class("ssh")
+	cp.Endings = []Ending{{Dirs: "1", Flags: []int{flagRST}, Data: "0", N: 0}}
+	cp.Unended = 1
+	p := &Profile{Classes: map[string]*ClassProfile{"ssh": &cp}}
+	rst, _, _ := ndLayout.Field("tcp_rst")
+	ack, _, _ := ndLayout.Field("tcp_ackf")
+	fin, _, _ := ndLayout.Field("tcp_fin")
+	checked := 0
+	for i, f := range flows["ssh"] {
+		m := encode(t, f)
+		if m.Rows < 8 {
+			continue
+		}
+		for r := m.Rows - 3; r < m.Rows; r++ {
+			m.Row(r)[rst], m.Row(r)[ack], m.Row(r)[fin] = 1, 0, 0
+		}
+		o := own(f)
+		o.End = true
+		res, err := Flow(m, "ssh", p, o, newRand(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, pk := range res.Packets[1:] {
+			info, err := t2t.ParseInfo(pk.Link, pk.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.TCPFlags&flagRST != 0 || info.TCPFlags&flagACK == 0 {
+				t.Fatalf("flow %d packet %d: flags %#02x, want ACK and no RST", i, k+1, info.TCPFlags)
+			}
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no flow checked")
 	}
 }

@@ -59,6 +59,12 @@ type ClassProfile struct {
 	ClientPortMax int     `json:"client_port_max,omitempty"`
 	// TTL counts IPv4 TTLs and IPv6 hop limits of packets per direction.
 	TTL [2][]Count `json:"ttl"`
+	// TOS counts IPv4 types of service and IPv6 traffic classes of
+	// packets per direction. Repair keeps a packet's when the class has
+	// it at the packet's position (Position.TOS) or, past the positions,
+	// in that direction, else draws one of those (ssh clients mark their
+	// first packets 0x10, later ones 0x08; servers 0x00).
+	TOS [2][]Count `json:"tos,omitempty"`
 	// DF counts IPv4 packets per direction without [0] and with [1] the
 	// don't-fragment flag.
 	DF [2][2]int `json:"df"`
@@ -82,10 +88,11 @@ type ClassProfile struct {
 	IPLens []Count `json:"ip_lens,omitempty"`
 	// Positions describes the first PositionPackets packets of the
 	// class's flows, one entry per packet position: what real flows
-	// carry there in each direction. Repair draws a generated packet's
-	// payload length and TCP window from its position's values (see
-	// PositionOdds), so that a flow's sequence of lengths is one the
-	// class has, position by position.
+	// carry there in each direction. Repair draws a generated UDP
+	// datagram's length from its position's values (see PositionOdds),
+	// and mixes them into the draws of TCP lengths and windows from
+	// Steps, so that a flow's lengths are ones the class has, position
+	// by position.
 	Positions []Position `json:"positions,omitempty"`
 	// Endings counts how the class's TCP flows end: the last packets
 	// from the first FIN or RST among a flow's last EndPackets packets
@@ -94,6 +101,17 @@ type ClassProfile struct {
 	// (Options.End) one of these endings, as often as real flows end so.
 	Endings []Ending `json:"endings,omitempty"`
 	Unended int      `json:"unended,omitempty"`
+	// Steps describe, for the first PositionPackets packets, the payload
+	// lengths (and PSH flags) real flows send at a position and direction
+	// after a given previous data packet, sorted by context (see Step).
+	// Repair keeps a generated length a step has and draws any other
+	// from the step and the position (SequenceWeight), so that a flow's
+	// lengths follow each other as the class's do.
+	Steps []Step `json:"steps,omitempty"`
+	// PSH counts the TCP packets without SYN, FIN or RST per direction
+	// and payload (0 none, 1 some) without [0] and with [1] the PSH flag,
+	// for the packets no step describes.
+	PSH [2][2][2]int `json:"psh"`
 }
 
 // EndPackets is how many of a TCP flow's last packets an Ending may span.
@@ -116,6 +134,7 @@ const PositionPackets = 32
 type Position struct {
 	Payload [2][]Count `json:"payload,omitempty"` // transport payload lengths (bytes after the TCP/UDP header)
 	Windows [2][]Count `json:"windows,omitempty"` // TCP windows
+	TOS     [2][]Count `json:"tos,omitempty"`     // IPv4 types of service, IPv6 traffic classes
 }
 
 // MaxLenCounts bounds ClassProfile.IPLens.
@@ -172,17 +191,23 @@ type classBuilder struct {
 	cp          *ClassProfile
 	ports       counter
 	ttl, win    [2]counter
+	tos         [2]counter
 	icmp, lens  counter
 	syn, synack map[string]int
 	endings     map[string]*Ending
 	posPay      [PositionPackets][2]counter
 	posWin      [PositionPackets][2]counter
+	posTOS      [PositionPackets][2]counter
+	steps       stepCounter
+	// the flow's last data packet so far (direction -1: none) and its
+	// last packet (Step.Last)
+	prevDir, prevLen, last int
 }
 
 func newClassBuilder() *classBuilder {
 	b := &classBuilder{cp: &ClassProfile{Transport: map[string]int{}}, ports: counter{},
-		ttl: [2]counter{{}, {}}, win: [2]counter{{}, {}}, icmp: counter{}, lens: counter{},
-		syn: map[string]int{}, synack: map[string]int{}, endings: map[string]*Ending{}}
+		ttl: [2]counter{{}, {}}, win: [2]counter{{}, {}}, tos: [2]counter{{}, {}}, icmp: counter{}, lens: counter{},
+		syn: map[string]int{}, synack: map[string]int{}, endings: map[string]*Ending{}, steps: stepCounter{}}
 	for k := range b.cp.IAT {
 		b.cp.IAT[k] = make([]int, IATBins)
 	}
@@ -218,6 +243,7 @@ func (b *classBuilder) flow(f *pcapio.Flow) {
 	if f.Key.Proto == t2t.ProtoTCP {
 		b.ending(f)
 	}
+	b.prevDir, b.prevLen, b.last = -1, 0, -1
 	for i, pk := range f.Packets {
 		d := 1
 		if f.Forward(i) {
@@ -239,6 +265,13 @@ func (b *classBuilder) packet(i, d int, pk pcapio.Packet) {
 		return
 	}
 	b.ttl[d][int(info.TTL)]++
+	b.tos[d][int(info.TOS)]++
+	if i < PositionPackets {
+		if b.posTOS[i][d] == nil {
+			b.posTOS[i][d] = counter{}
+		}
+		b.posTOS[i][d][int(info.TOS)]++
+	}
 	if info.Version == 4 {
 		df := 0
 		if info.DF {
@@ -262,7 +295,13 @@ func (b *classBuilder) packet(i, d int, pk pcapio.Packet) {
 		}
 		b.win[d][int(info.TCPWindow)]++
 		if info.TCPDataOff >= 20 {
-			b.position(i, d, info.IPLen-(info.TransOff-info.NetOff)-info.TCPDataOff, int(info.TCPWindow))
+			plen := info.IPLen - (info.TransOff - info.NetOff) - info.TCPDataOff
+			b.position(i, d, plen, int(info.TCPWindow))
+			if info.TCPFlags&(flagSYN|flagFIN|flagRST) == 0 {
+				b.step(i, d, plen, info.TCPFlags&flagPSH != 0, int(info.TCPWindow))
+			} else {
+				b.after(d, plen)
+			}
 		}
 		opts, ok := info.TCPOptions(pk.Data)
 		if info.TCPFlags&flagSYN == 0 || !ok {
@@ -335,12 +374,41 @@ func (b *classBuilder) position(i, d, payload, win int) {
 	}
 }
 
+// step counts the payload length, PSH flag and window of the i-th packet
+// of a TCP flow, a segment without SYN, FIN or RST sent in direction d, in
+// the context of the flow's previous packets (ClassProfile.Steps, PSH),
+// then makes it the context of the next.
+func (b *classBuilder) step(i, d, plen int, psh bool, win int) {
+	if plen < 0 {
+		return
+	}
+	data, flag := min(plen, 1), 0
+	if psh {
+		flag = 1
+	}
+	b.cp.PSH[d][data][flag]++
+	if i < PositionPackets {
+		b.steps.add(stepKey{i, d, b.prevDir, b.prevLen, b.last}, plen, psh, win)
+		b.steps.add(stepKey{i, d, AnyPrev, 0, -1}, plen, psh, win)
+	}
+	b.after(d, plen)
+}
+
+// after makes a packet the context of the flow's next ones.
+func (b *classBuilder) after(d, plen int) {
+	b.last = 2 * d
+	if plen > 0 {
+		b.prevDir, b.prevLen, b.last = d, plen, 2*d+1
+	}
+}
+
 // profile returns the class's profile from the counts.
 func (b *classBuilder) profile() *ClassProfile {
 	cp := b.cp
 	cp.ServerPorts = b.ports.list()
 	for d := 0; d < 2; d++ {
 		cp.TTL[d] = b.ttl[d].list()
+		cp.TOS[d] = b.tos[d].list()
 		cp.Windows[d] = b.win[d].list()
 	}
 	cp.ICMPTypes = b.icmp.list()
@@ -360,13 +428,14 @@ func (b *classBuilder) profile() *ClassProfile {
 	if len(cp.Endings) > MaxCounts {
 		cp.Endings = cp.Endings[:MaxCounts]
 	}
+	cp.Steps = b.steps.steps()
 	for i := range b.posPay {
 		if b.posPay[i][0] == nil && b.posPay[i][1] == nil {
 			break
 		}
 		var p Position
 		for d := 0; d < 2; d++ {
-			p.Payload[d], p.Windows[d] = b.posPay[i][d].list(), b.posWin[i][d].list()
+			p.Payload[d], p.Windows[d], p.TOS[d] = b.posPay[i][d].list(), b.posWin[i][d].list(), b.posTOS[i][d].list()
 		}
 		cp.Positions = append(cp.Positions, p)
 	}
@@ -481,6 +550,12 @@ func (c *ClassProfile) validateCounts(bad func(string, ...any) error) error {
 		if err := checkCounts(bad, "ttl", c.TTL[d], 0, 255); err != nil {
 			return err
 		}
+		if err := checkCounts(bad, "tos", c.TOS[d], 0, 255); err != nil {
+			return err
+		}
+		if len(c.TOS[d]) > MaxCounts {
+			return bad("%d tos values, at most %d", len(c.TOS[d]), MaxCounts)
+		}
 		if err := checkCounts(bad, "windows", c.Windows[d], 0, 65535); err != nil {
 			return err
 		}
@@ -540,6 +615,16 @@ func (c *ClassProfile) validateShapes(bad func(string, ...any) error) error {
 			}
 		}
 	}
+	for d := range c.PSH {
+		for data := range c.PSH[d] {
+			if c.PSH[d][data][0] < 0 || c.PSH[d][data][1] < 0 {
+				return bad("psh[%d][%d]: negative count", d, data)
+			}
+		}
+	}
+	if err := c.validateSteps(bad); err != nil {
+		return err
+	}
 	if len(c.Positions) > PositionPackets {
 		return bad("%d positions, at most %d", len(c.Positions), PositionPackets)
 	}
@@ -549,6 +634,9 @@ func (c *ClassProfile) validateShapes(bad func(string, ...any) error) error {
 				return err
 			}
 			if err := checkCounts(bad, fmt.Sprintf("positions[%d].windows", i), p.Windows[d], 0, 65535); err != nil {
+				return err
+			}
+			if err := checkCounts(bad, fmt.Sprintf("positions[%d].tos", i), p.TOS[d], 0, 255); err != nil {
 				return err
 			}
 		}

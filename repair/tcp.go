@@ -152,8 +152,11 @@ func (rp *repairer) ending(out []*pkt, hs int) []*pkt {
 	}
 	if e == nil {
 		// unended: a FIN or RST the model drew in the last packets is noise
+		// (a segment without RST carries ACK, as legalFlags gives it)
 		for _, q := range out[max(hs, len(out)-EndPackets):] {
-			q.flags &^= flagFIN | flagRST
+			if q.flags&(flagFIN|flagRST) != 0 {
+				q.flags = q.flags&^(flagFIN|flagRST) | flagACK
+			}
 		}
 		return out
 	}
