@@ -8,7 +8,20 @@ import "slices"
 // request that no other reply answers: the request of its own sequence
 // number, else the last request, else the oldest unanswered one (a
 // request is inserted before a reply when every request is answered).
+// Sequence numbers follow the class's real sessions: the first request's
+// is kept when real flows start there, else drawn from where they start;
+// each next request's is kept when its step is one real flows take, else
+// the previous plus the most frequent step (ping: from 1, one by one).
 func (rp *repairer) icmp(ps []*pkt) []*pkt {
+	step := 1
+	var first, steps []Count
+	if rp.cp != nil {
+		first, steps = rp.cp.EchoFirst, rp.cp.EchoSteps
+		if s, ok := mode(steps); ok && s > 0 {
+			step = s
+		}
+	}
+	next := func(prev uint16) uint16 { return prev + uint16(step) }
 	ids := counter{}
 	for _, q := range ps {
 		ids[int(q.roh>>16)]++
@@ -26,11 +39,16 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 		q.roh = uint32(id)<<16 | q.roh&0xffff
 		if q.dir == 0 {
 			q.typ = 8
-			if req != nil {
-				if d := uint16(q.roh) - uint16(req.roh); d == 0 || d > 1024 {
-					q.roh = q.roh&0xffff0000 | uint32(uint16(req.roh)+1)
-				}
+			seq := uint16(q.roh)
+			switch d := seq - uint16(req0(req)); {
+			case req == nil && len(first) > 0:
+				seq = uint16(rp.drawValue(int(seq), first, 0, 65535))
+			case req != nil && len(steps) > 0 && !contains(steps, int(d)):
+				seq = next(uint16(req.roh))
+			case req != nil && (d == 0 || d > 1024):
+				seq = next(uint16(req.roh))
 			}
+			q.roh = q.roh&0xffff0000 | uint32(seq)
 			req = q
 			reqs[uint16(q.roh)] = q
 			open = append(open, q)
@@ -41,8 +59,11 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 		r := answered(open, reqs[uint16(q.roh)], req)
 		if r == nil { // every request answered: the one this reply answers
 			seq := uint16(q.roh)
-			if req != nil {
-				seq = uint16(req.roh) + 1
+			switch {
+			case req != nil:
+				seq = next(uint16(req.roh))
+			case len(first) > 0:
+				seq = uint16(rp.drawValue(int(seq), first, 0, 65535))
 			}
 			r = &pkt{row: -1, dir: 0, typ: 8, roh: q.roh&0xffff0000 | uint32(seq), plen: q.plen, df: true}
 			req = r
@@ -70,4 +91,12 @@ func answered(open []*pkt, same, last *pkt) *pkt {
 		return open[0]
 	}
 	return nil
+}
+
+// req0 is the sequence number of request r (0 for none).
+func req0(r *pkt) uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.roh & 0xffff
 }

@@ -111,3 +111,82 @@ func TestEchoIdentifierOption(t *testing.T) {
 	}
 	checkWritten(t, "icmp-id", []*Result{set})
 }
+
+// TestEchoSequences: the profile learns where real ping sessions start
+// and how they count (from 1, one by one, in the committed captures), and
+// a flow whose requests the model numbered 7, 9, 11, ... with DF on
+// every other one is repaired to a real start and real steps, with one DF
+// for all its requests, as real flows have.
+func TestEchoSequences(t *testing.T) {
+	flows := committed(t)
+	prof := BuildProfile(flows)
+	cp := prof.Classes["icmp"]
+	if s, _ := mode(cp.EchoSteps); s != 1 {
+		t.Fatalf("echo steps %v: want mostly 1", cp.EchoSteps)
+	}
+	if f, _ := mode(cp.EchoFirst); f != 1 {
+		t.Fatalf("echo starts %v: want mostly 1", cp.EchoFirst)
+	}
+	t.Logf("icmp DF per direction %v, starts %v, steps %v", cp.ICMPDF, cp.EchoFirst, cp.EchoSteps)
+	if cp.ICMPDF[0][1] == 0 {
+		t.Fatalf("icmp DF counts %v: real requests carry DF", cp.ICMPDF)
+	}
+	if err := prof.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := flows["icmp"][0]
+	m := encode(t, f)
+	c, _, _ := m.Layout.Field("icmp_roh")
+	ty, _, _ := m.Layout.Field("icmp_type")
+	df, _, _ := m.Layout.Field("ipv4_dfbit")
+	seq := 7
+	for r := 0; r < m.Rows; r++ {
+		row := m.Row(r)
+		if row[ty+4] != 1 { // a reply keeps its own
+			continue
+		}
+		for b := 0; b < 16; b++ { // requests numbered 7, 9, 11, ...
+			row[c+16+b] = int8(seq >> (15 - b) & 1)
+		}
+		row[df] = int8(seq / 2 % 2)
+		seq += 2
+	}
+	res, err := Flow(m, "icmp", prof, own(f), newRand(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	dfs := map[bool]int{}
+	for _, p := range res.Packets {
+		info, err := t2t.ParseInfo(p.Link, p.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := p.Data[info.TransOff:]
+		if h[0] == 8 {
+			got = append(got, int(binary.BigEndian.Uint16(h[6:8])))
+			dfs[info.DF]++
+		}
+	}
+	if len(got) < 2 {
+		t.Fatalf("requests %v", got)
+	}
+	if len(dfs) != 1 {
+		t.Errorf("requests with and without DF: %v", dfs)
+	}
+	if !contains(cp.EchoFirst, got[0]) {
+		t.Errorf("first request %d: real sessions start at %v", got[0], cp.EchoFirst)
+	}
+	for i := 1; i < len(got); i++ {
+		if d := got[i] - got[i-1]; !contains(cp.EchoSteps, d) {
+			t.Errorf("requests %v: step %d is none real sessions take (%v)", got, d, cp.EchoSteps)
+		}
+	}
+	// a hostile profile is refused, naming the field
+	bad := *cp
+	bad.EchoSteps = []Count{{Value: 70000, N: 1}}
+	p2 := &Profile{Classes: map[string]*ClassProfile{"icmp": &bad}}
+	if err := p2.Validate(); err == nil {
+		t.Fatal("an echo step of 70000 passed")
+	}
+}

@@ -85,7 +85,8 @@ func (rp *repairer) ipFields(ps []*pkt) {
 
 // dirIP chooses the TTL, DF and flow label of direction d: the TTL the
 // rows and the profile agree on, DF forced where the class is unanimous
-// (99%), the flow label of most rows.
+// (99%; for ICMP, its echo requests' or replies') and else the DF of most
+// rows, the flow label of most rows.
 func (rp *repairer) dirIP(ps []*pkt, d int) dirIP {
 	cp := rp.cp
 	ttls, dfs, fls := counter{}, counter{}, counter{}
@@ -117,6 +118,11 @@ func (rp *repairer) dirIP(ps []*pkt, d int) dirIP {
 	di.forceDF = -1
 	if cp != nil {
 		n0, n1 := cp.DF[d][0], cp.DF[d][1]
+		if rp.proto() == t2t.ProtoICMP && cp.ICMPDF[d][0]+cp.ICMPDF[d][1] > 0 {
+			// repair's ICMP flows are echo sessions: requests from the
+			// client (direction 0), replies from the server
+			n0, n1 = cp.ICMPDF[d][0], cp.ICMPDF[d][1]
+		}
 		if n1 > 0 && n1*100 >= 99*(n0+n1) {
 			di.forceDF = 1
 		} else if n0 > 0 && n0*100 >= 99*(n0+n1) {
@@ -152,9 +158,12 @@ func (rp *repairer) setIP(ps []*pkt, d int, di dirIP) {
 			}
 			q.tos = uint8(rp.drawValue(int(q.tos), known, 0, 255))
 		}
+		// DF is one value per direction of a flow (real stacks never mix
+		// it within a flow: 0 of 2,371 flows of captures-seed42 do):
+		// the class's when unanimous, else the direction's most frequent
 		if di.forceDF >= 0 {
 			q.df = di.forceDF == 1
-		} else if q.row < 0 {
+		} else {
 			q.df = di.df == 1
 		}
 		if rp.v6 {

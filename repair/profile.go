@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -76,6 +77,16 @@ type ClassProfile struct {
 	SYNACK []Template `json:"synack,omitempty"`
 	// ICMPTypes counts ICMP types of packets.
 	ICMPTypes []Count `json:"icmp_types,omitempty"`
+	// ICMPDF counts IPv4 echo requests [0] and replies [1] without [.][0]
+	// and with [.][1] DF: a class whose flows mix transports and ICMP types
+	// (ping, and a traceroute's UDP probes and time-exceeded messages)
+	// sets DF on its echo requests alone.
+	ICMPDF [2][2]int `json:"icmp_df,omitempty"`
+	// EchoFirst counts the sequence number of each flow's first echo
+	// request, EchoSteps the step from one request's to the next (ping
+	// counts from 1, one by one).
+	EchoFirst []Count `json:"echo_first,omitempty"`
+	EchoSteps []Count `json:"echo_steps,omitempty"`
 	// IAT holds, per bucket of IATBuckets, a histogram of IATBins bins of
 	// inter-arrival times.
 	IAT [len(IATBuckets)][]int `json:"iat"`
@@ -193,6 +204,9 @@ type classBuilder struct {
 	ttl, win    [2]counter
 	tos         [2]counter
 	icmp, lens  counter
+	echoFirst   counter
+	echoSteps   counter
+	echoLast    int // the flow's last echo request's sequence number (-1: none yet)
 	syn, synack map[string]int
 	endings     map[string]*Ending
 	posPay      [PositionPackets][2]counter
@@ -206,7 +220,7 @@ type classBuilder struct {
 
 func newClassBuilder() *classBuilder {
 	b := &classBuilder{cp: &ClassProfile{Transport: map[string]int{}}, ports: counter{},
-		ttl: [2]counter{{}, {}}, win: [2]counter{{}, {}}, tos: [2]counter{{}, {}}, icmp: counter{}, lens: counter{},
+		ttl: [2]counter{{}, {}}, win: [2]counter{{}, {}}, tos: [2]counter{{}, {}}, icmp: counter{}, lens: counter{}, echoFirst: counter{}, echoSteps: counter{},
 		syn: map[string]int{}, synack: map[string]int{}, endings: map[string]*Ending{}, steps: stepCounter{}}
 	for k := range b.cp.IAT {
 		b.cp.IAT[k] = make([]int, IATBins)
@@ -244,6 +258,7 @@ func (b *classBuilder) flow(f *pcapio.Flow) {
 		b.ending(f)
 	}
 	b.prevDir, b.prevLen, b.last = -1, 0, -1
+	b.echoLast = -1
 	for i, pk := range f.Packets {
 		d := 1
 		if f.Forward(i) {
@@ -287,6 +302,22 @@ func (b *classBuilder) packet(i, d int, pk pcapio.Packet) {
 	switch info.Proto {
 	case t2t.ProtoICMP:
 		b.icmp[int(info.ICMPType)]++
+		if k := map[uint8]int{8: 0, 0: 1}; info.Version == 4 && (info.ICMPType == 8 || info.ICMPType == 0) {
+			df := 0
+			if info.DF {
+				df = 1
+			}
+			b.cp.ICMPDF[k[info.ICMPType]][df]++
+		}
+		if at := info.TransOff + 8; info.ICMPType == 8 && at <= len(pk.Data) {
+			seq := int(binary.BigEndian.Uint16(pk.Data[at-2 : at]))
+			if b.echoLast < 0 {
+				b.echoFirst[seq]++
+			} else {
+				b.echoSteps[(seq-b.echoLast)&0xffff]++
+			}
+			b.echoLast = seq
+		}
 	case t2t.ProtoUDP:
 		b.position(i, d, info.IPLen-(info.TransOff-info.NetOff)-8, -1)
 	case t2t.ProtoTCP:
@@ -412,6 +443,8 @@ func (b *classBuilder) profile() *ClassProfile {
 		cp.Windows[d] = b.win[d].list()
 	}
 	cp.ICMPTypes = b.icmp.list()
+	cp.EchoFirst = b.echoFirst.list()
+	cp.EchoSteps = b.echoSteps.list()
 	cp.IPLens = b.lens.top(MaxLenCounts)
 	cp.SYN = templates(b.syn)
 	cp.SYNACK = templates(b.synack)
@@ -562,9 +595,23 @@ func (c *ClassProfile) validateCounts(bad func(string, ...any) error) error {
 		if c.DF[d][0] < 0 || c.DF[d][1] < 0 {
 			return bad("negative df count")
 		}
+		if c.ICMPDF[d][0] < 0 || c.ICMPDF[d][1] < 0 {
+			return bad("negative icmp_df count")
+		}
 	}
 	if err := checkCounts(bad, "icmp_types", c.ICMPTypes, 0, 255); err != nil {
 		return err
+	}
+	for _, l := range []struct {
+		name string
+		l    []Count
+	}{{"echo_first", c.EchoFirst}, {"echo_steps", c.EchoSteps}} {
+		if len(l.l) > MaxCounts {
+			return bad("%d %s values, at most %d", len(l.l), l.name, MaxCounts)
+		}
+		if err := checkCounts(bad, l.name, l.l, 0, 65535); err != nil {
+			return err
+		}
 	}
 	return nil
 }
