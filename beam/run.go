@@ -33,3 +33,6 @@ func Run(ctx context.Context, build func(beam.Scope) error) (map[string]int64, t
 	}
 	return counts, time.Since(t0), nil
 }
+
+// ManifestPath is the manifest.json of an output folder.
+func ManifestPath(out string) string { return joinPath(out, "manifest.json") }
