@@ -152,12 +152,15 @@ func BenchmarkGenerate(b *testing.B) {
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("beam-prism-workers=%d", workers), func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(workers))
+			packets := 0
 			for b.Loop() {
 				o := opt
 				o.Out = b.TempDir()
 				runPrism(b, func(s beam.Scope) error { return Generate(s, o) })
+				packets += pcapPackets(b, o.Out)
 			}
 			b.ReportMetric(float64(2*n*b.N)/b.Elapsed().Seconds(), "flows/s")
+			b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
 		})
 	}
 	b.Run("synthesize", func(b *testing.B) {
@@ -168,16 +171,41 @@ func BenchmarkGenerate(b *testing.B) {
 			b.Fatalf("%v\n%s", err, out)
 		}
 		var took time.Duration
+		packets := 0
 		for b.Loop() {
 			t0 := time.Now()
-			cmd := exec.Command(bin, "-classes", "dns,ssh", "-n", fmt.Sprint(n), "-steps", "4", "-seed", "1", "-out", b.TempDir(), "-q")
+			out := b.TempDir()
+			cmd := exec.Command(bin, "-classes", "dns,ssh", "-n", fmt.Sprint(n), "-steps", "4", "-seed", "1", "-out", out, "-q")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("%v\n%s", err, out)
 			}
 			took += time.Since(t0)
+			packets += pcapPackets(b, out)
 		}
 		b.ReportMetric(float64(2*n*b.N)/took.Seconds(), "flows/s")
+		b.ReportMetric(float64(packets)/took.Seconds(), "packets/s")
 	})
+}
+
+// pcapPackets counts the packets of the pcaps under dir.
+func pcapPackets(b *testing.B, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && pcapio.IsCaptureFile(p) {
+			r, err := pcapio.Open(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ps, err := r.ReadAll()
+			r.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(ps)
+		}
+		return err
+	})
+	return n
 }
 
 func init() {

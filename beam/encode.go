@@ -101,7 +101,8 @@ type EncodeManifest struct {
 	PerFile []FileStat `json:"per_file"`
 }
 
-const rowsPerPart = 4096
+// rowsPerPart bounds the rows of one FlowRows element (a var: tests make it small).
+var rowsPerPart = 4096
 
 func init() {
 	register.DoFn4x1[context.Context, fileio.ReadableFile, func(int, FlowRows), func(FileStat), error](&encodeFileFn{})
@@ -404,18 +405,7 @@ func (f *encodeFileFn) csv(name string, data []byte, st *FileStat, emit func(int
 		b := byFlow[fl]
 		shard := shardOf(name, fl, shards)
 		for part := 0; len(b) > 0; part++ {
-			cut := len(b)
-			if n := 0; true {
-				for i, c := range b {
-					if c == '\n' {
-						n++
-						if n == rowsPerPart {
-							cut = i + 1
-							break
-						}
-					}
-				}
-			}
+			cut := partEnd(b)
 			z, err := deflate(b[:cut])
 			if err != nil {
 				return err
@@ -425,6 +415,20 @@ func (f *encodeFileFn) csv(name string, data []byte, st *FileStat, emit func(int
 		}
 	}
 	return nil
+}
+
+// partEnd is the length of the first rowsPerPart lines of b (all of b
+// when it holds fewer).
+func partEnd(b []byte) int {
+	n := 0
+	for i, c := range b {
+		if c == '\n' {
+			if n++; n == rowsPerPart {
+				return i + 1
+			}
+		}
+	}
+	return len(b)
 }
 
 // deflate compresses b at flate.BestSpeed.

@@ -160,8 +160,11 @@ func GenerateSeeded(ctx context.Context, m *unet.Model, refs []FlowRef, opt Opti
 		flows[i] = f
 	}
 
-	// window 0 of every flow
-	ms, err := sampleEach(ctx, p, m, flows, starts, 0, opt)
+	// window 0 of every flow, then the continuation windows, with one
+	// compiled graph per batch size
+	gen := unet.NewGenerator(p)
+	defer gen.Close()
+	ms, err := sampleEach(ctx, gen, p, m, flows, starts, 0, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +172,7 @@ func GenerateSeeded(ctx context.Context, m *unet.Model, refs []FlowRef, opt Opti
 		f.Matrix = ms[i]
 	}
 	ends := make([]bool, len(flows))
-	if err := continueEach(ctx, p, m, flows, ends, maxRows, opt); err != nil {
+	if err := continueEach(ctx, gen, p, m, flows, ends, maxRows, opt); err != nil {
 		return nil, err
 	}
 
@@ -262,7 +265,7 @@ func cloneScheduler(s sampler.Scheduler) (sampler.Scheduler, error) {
 // batches of opt.Batch, and each flow starts from starts[i] (nil: masked
 // or noise from its stream) and steps its own scheduler with its own
 // stream, so that no flow's bits depend on the others of its batch.
-func sampleEach(ctx context.Context, p unet.Predictor, m *unet.Model, flows []*SeededFlow, starts [][]float32, k int, opt Options) ([]*t2t.Matrix, error) {
+func sampleEach(ctx context.Context, gen *unet.Generator, p unet.Predictor, m *unet.Model, flows []*SeededFlow, starts [][]float32, k int, opt Options) ([]*t2t.Matrix, error) {
 	c := p.Base().Config
 	l, err := c.Layout.Layout()
 	if err != nil {
@@ -278,8 +281,6 @@ func sampleEach(ctx context.Context, p unet.Predictor, m *unet.Model, flows []*S
 		need = sampler.Cond | sampler.Uncond
 	}
 	cfg := opt.Scheduler.Config()
-	gen := unet.NewGenerator(p)
-	defer gen.Close()
 	out := make([]*t2t.Matrix, 0, len(flows))
 	for b0 := 0; b0 < len(flows); b0 += bs {
 		batch := flows[b0:min(b0+bs, len(flows))]
@@ -357,7 +358,7 @@ func sampleEach(ctx context.Context, p unet.Predictor, m *unet.Model, flows []*S
 // continueEach makes each flow as long as its structure map says (at most
 // maxRows), as continueFlows does, window k of every flow from its own
 // stream; ends[i] reports whether flow i holds its flow's end.
-func continueEach(ctx context.Context, p unet.Predictor, m *unet.Model, flows []*SeededFlow, ends []bool, maxRows int, opt Options) error {
+func continueEach(ctx context.Context, gen *unet.Generator, p unet.Predictor, m *unet.Model, flows []*SeededFlow, ends []bool, maxRows int, opt Options) error {
 	c := m.UNet.Config
 	R, st := c.Rows, train.Stride(c.Rows)
 	length := make([]int, len(flows))
@@ -395,7 +396,7 @@ func continueEach(ctx context.Context, p unet.Predictor, m *unet.Model, flows []
 		if len(idx) == 0 {
 			return nil
 		}
-		ws, err := sampleEach(ctx, p, m, sub, starts, k, opt)
+		ws, err := sampleEach(ctx, gen, p, m, sub, starts, k, opt)
 		if err != nil {
 			return fmt.Errorf("pipeline: window %d: %w", k, err)
 		}
