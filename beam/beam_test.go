@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
 	"t2t"
+	"t2t/evaluate"
 	"t2t/pcapio"
 )
 
@@ -367,6 +369,68 @@ func TestGenerateSplit(t *testing.T) {
 		}
 		if c.Flows != 8 || c.Packets != packets || packets == 0 || c.Seed != 5 || len(c.Shards) != 2 {
 			t.Errorf("class %s: manifest %d flows, %d packets, seed %d, %d shards; the pcaps hold %d packets", c.Class, c.Flows, c.Packets, c.Seed, len(c.Shards), packets)
+		}
+	}
+}
+
+// TestEvaluateFields: the per-field distances of the combine are the
+// ones computed in memory over the whole data sets (pcapio.LoadDataset,
+// evaluate.FieldHistograms), class by class, and a corrupt file is
+// counted and named, not merged.
+func TestEvaluateFields(t *testing.T) {
+	syn := t.TempDir()
+	for _, c := range []string{"dns", "ssh"} {
+		b, err := os.ReadFile("../testdata/captures/" + c + "-200.pcap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(syn, c), 0o755)
+		os.WriteFile(filepath.Join(syn, c, "a.pcap"), b, 0o644)
+		os.WriteFile(filepath.Join(syn, c, "b.pcap"), b[:len(b)/2], 0o644) // truncated: named under bad, not counted
+	}
+	out := filepath.Join(t.TempDir(), "fidelity.json")
+	opt := EvaluateOptions{Real: "../testdata/heldout", Synthetic: syn, Out: out, MaxPackets: 32}
+	runPrism(t, func(s beam.Scope) error { return Evaluate(s, opt) })
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Fidelity
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	real, err := pcapio.LoadDataset(opt.Real, pcapio.FlowOptions{MaxPackets: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synFlows := map[string][]*pcapio.Flow{}
+	for _, c := range []string{"dns", "ssh"} {
+		fl, _, err := pcapio.AssembleFile(filepath.Join(syn, c, "a.pcap"), pcapio.FlowOptions{MaxPackets: 32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synFlows[c] = fl
+	}
+	if len(got.Classes) != len(real.Classes) {
+		t.Fatalf("%d classes, the real set has %d", len(got.Classes), len(real.Classes))
+	}
+	for _, gc := range got.Classes {
+		want := ClassDistances(gc.Class, toHists(evaluate.FieldHistograms(real.Flows[gc.Class])), toHists(evaluate.FieldHistograms(synFlows[gc.Class])))
+		if len(gc.Fields) != len(want.Fields) || len(gc.Fields) == 0 {
+			t.Fatalf("class %s: %d fields, want %d", gc.Class, len(gc.Fields), len(want.Fields))
+		}
+		for i, f := range gc.Fields {
+			w := want.Fields[i]
+			if f.Field != w.Field || f.Real != w.Real || f.Synthetic != w.Synthetic || math.Abs(f.JSD-w.JSD) > 1e-12 || math.Abs(f.TV-w.TV) > 1e-12 {
+				t.Errorf("class %s: %+v, in memory %+v", gc.Class, f, w)
+			}
+		}
+		bad := 0
+		if gc.Class == "dns" || gc.Class == "ssh" {
+			bad = 1
+		}
+		if len(gc.Bad) != bad || bad == 1 && !strings.Contains(gc.Bad[0], "b.pcap") {
+			t.Errorf("class %s: bad %v, want %d naming b.pcap", gc.Class, gc.Bad, bad)
 		}
 	}
 }

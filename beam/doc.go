@@ -1,7 +1,8 @@
 // Package t2tbeam runs t2t's two big jobs as Apache Beam pipelines, so
 // that they scale past one machine: encoding a large corpus of captures
-// into nPrint rows or flow images (Encode), and generating many labelled
-// flows with a model (Generate). The same pipeline runs in process on
+// into nPrint rows or flow images (Encode), generating many labelled
+// flows with a model (Generate), and comparing big data sets field by
+// field (Evaluate). The same pipeline runs in process on
 // Beam's Prism runner (the default: no setup) and on Flink, Spark or
 // Dataflow through Beam's portable runner (--runner=universal
 // --endpoint=...).
@@ -33,4 +34,11 @@
 // that the output does not depend on how the work was split. Flows are
 // grouped into pcap shards per class and a manifest (class, flows,
 // packets, seed) is written beside them.
+//
+// # Evaluate
+//
+// The per-field part of the fidelity report over labelled data sets of
+// any size: each file's flows are counted into field histograms
+// (evaluate.FieldHistograms), histograms are combined per side and class
+// (a CombineFn), and each class's fields get their JSD and TV.
 package t2tbeam

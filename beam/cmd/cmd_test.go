@@ -40,7 +40,7 @@ func run(t *testing.T, bin string, args ...string) (int, string) {
 // runs on Prism and writes its manifest.
 func TestCommands(t *testing.T) {
 	dir := t.TempDir()
-	enc, gen := build(t, "encode", dir), build(t, "generate", dir)
+	enc, gen, ev := build(t, "encode", dir), build(t, "generate", dir), build(t, "evaluate", dir)
 	for _, c := range []struct {
 		bin  string
 		args []string
@@ -53,6 +53,8 @@ func TestCommands(t *testing.T) {
 		{gen, []string{"--output", dir}, "--classes"},
 		{gen, []string{"--classes", "dns", "--flows", "0", "--output", dir}, "--flows 0"},
 		{gen, []string{"--requests", "dns=x", "--output", dir}, "--requests"},
+		{ev, []string{"--real", "../../testdata/heldout", "--output", "x.json"}, "--synthetic"},
+		{ev, []string{"--real", "../../testdata/heldout", "--synthetic", "nowhere", "--output", "x.json"}, "nowhere"},
 	} {
 		code, stderr := run(t, c.bin, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -69,6 +71,13 @@ func TestCommands(t *testing.T) {
 	synth := filepath.Join(dir, "synth")
 	if code, stderr := run(t, gen, "--classes", "dns", "--flows", "2", "--steps", "1", "--max_packets", "8", "--output", synth, "-q"); code != 0 {
 		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	fid := filepath.Join(dir, "fidelity.json")
+	if code, stderr := run(t, ev, "--real", "../../testdata/heldout", "--synthetic", synth, "--output", fid); code != 0 {
+		t.Fatalf("evaluate: exit %d: %s", code, stderr)
+	}
+	if b, err := os.ReadFile(fid); err != nil || !strings.Contains(string(b), `"class": "dns"`) {
+		t.Errorf("fidelity.json: %v\n%.300s", err, b)
 	}
 	b, err := os.ReadFile(filepath.Join(synth, "manifest.csv"))
 	if err != nil {
