@@ -386,7 +386,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	var out io.Writer = stdout
 	var f *os.File
-	if c.out != "-" && c.out != "" {
+	switch {
+	case c.out != "-" && c.out != "" && cli.Special(c.out):
+		// a device or a pipe (-W /dev/null): written in place
+		d, err := os.OpenFile(c.out, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("-W %s: %w", c.out, err)
+		}
+		defer d.Close()
+		out = d
+	case c.out != "-" && c.out != "":
 		// as nPrint does, make the folders of -W
 		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 			return fmt.Errorf("-W %s: %w", c.out, err)

@@ -663,7 +663,16 @@ func writeRepaired(dir string, in *input, rows int, taken map[string]bool, r *re
 
 // writePcap writes the packets to path (- for stdout) through a temporary
 // file renamed over path once complete: an error leaves path as it was.
+// A device or a pipe (/dev/null) is written in place.
 func writePcap(path string, stdout io.Writer, packets []pcapio.Packet) error {
+	if path != "-" && cli.Special(path) {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		stdout, path = f, "-"
+	}
 	if path == "-" {
 		w, err := pcapio.NewWriter(stdout, t2t.LinkEthernet, pcapio.WriterOptions{})
 		if err != nil {

@@ -274,3 +274,12 @@ func SameFile(a, b string) bool {
 	fb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
+
+// Special says whether path is a file that must be written in place, not
+// through a temporary file renamed over it: a device, a pipe or a socket
+// (/dev/null, /dev/stdout, a FIFO). Renaming over it would replace it, and
+// as root renaming over /dev/null leaves a plain file in its place.
+func Special(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.Mode().IsRegular() && !st.IsDir()
+}

@@ -207,6 +207,16 @@ func Save(path string, ts []Tensor, meta map[string]string) (err error) {
 
 // SaveAs is Save with the stored dtype chosen (see WriteAs).
 func SaveAs(path string, ts []Tensor, meta map[string]string, dtype string) (err error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		// a device or a pipe (/dev/null) is written in place: renaming
+		// over it would replace it
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("safetensors: saving: %w", err)
+		}
+		defer f.Close()
+		return WriteAs(f, ts, meta, dtype)
+	}
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
