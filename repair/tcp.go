@@ -415,7 +415,7 @@ func (rp *repairer) options(st *tcpState, q *pkt) (in optInfo, ok bool) {
 		if ok && (in.ts && !st.tsNeg || in.sack && !st.sackNeg || st.tsNeg && !in.ts && !rst) {
 			ok = false
 		}
-		if ok && in.sack && !validSACK(q.opts, st.next[1-q.dir]) {
+		if ok && in.sack && !validSACK(q.opts, q.ack, st.next[1-q.dir]) {
 			ok = false
 		}
 		if !ok {
@@ -500,8 +500,11 @@ func (c *ClassProfile) synackTemplates() []Template {
 }
 
 // validSACK reports whether every SACK block of the well-formed options o
-// has left < right and right <= peerNext.
-func validSACK(o []byte, peerNext uint32) bool {
+// reports data the peer sent beyond the cumulative acknowledgement:
+// ack < left < right <= peerNext. A block at or below ack (a D-SACK,
+// RFC 2883, telling of a duplicate) is refused too: repair makes no
+// duplicates for it to tell of.
+func validSACK(o []byte, ack, peerNext uint32) bool {
 	for i := 0; i < len(o); {
 		switch o[i] {
 		case optEOL:
@@ -514,7 +517,8 @@ func validSACK(o []byte, peerNext uint32) bool {
 		if o[i] == optSACK {
 			for b := i + 2; b+8 <= i+n; b += 8 {
 				l, r := binary.BigEndian.Uint32(o[b:]), binary.BigEndian.Uint32(o[b+4:])
-				if int32(r-l) <= 0 || int32(peerNext-r) < 0 {
+				// distances from the ACK, so that 2^32 wraps
+				if dl, dr, dn := l-ack, r-ack, peerNext-ack; dl == 0 || dl >= dr || dr > dn {
 					return false
 				}
 			}
