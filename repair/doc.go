@@ -70,7 +70,8 @@
 //     number is kept when it is the next one, an exact retransmission or a
 //     keep-alive, an acknowledgement when it lies between the peer's ISN+1
 //     and what the peer has sent. Options are kept when well-formed and
-//     agreeing with what the handshake negotiated, otherwise rebuilt from
+//     agreeing with what the handshake negotiated (SACK blocks when they
+//     report data the peer sent beyond the ACK), otherwise rebuilt from
 //     the class's template (SYN, SYN+ACK filtered by what the SYN offered)
 //     or NOP,NOP,timestamps; timestamp values are kept when monotone and
 //     echoing a value the peer sent. Zero windows are raised except on a
