@@ -12,8 +12,6 @@ import "slices"
 // is kept when real flows start there, else drawn from where they start;
 // each next request's is kept when its step is one real flows take, else
 // the previous plus the most frequent step (ping: from 1, one by one).
-// Every request of a session has the first one's length, as ping sends
-// them (0 of 132 sessions of captures-seed42 mix sizes).
 func (rp *repairer) icmp(ps []*pkt) []*pkt {
 	step := 1
 	var first, steps []Count
@@ -41,9 +39,6 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 		q.roh = uint32(id)<<16 | q.roh&0xffff
 		if q.dir == 0 {
 			q.typ = 8
-			if req != nil {
-				q.plen = req.plen
-			}
 			seq := uint16(q.roh)
 			switch d := seq - uint16(req0(req)); {
 			case req == nil && len(first) > 0:
@@ -70,11 +65,7 @@ func (rp *repairer) icmp(ps []*pkt) []*pkt {
 			case len(first) > 0:
 				seq = uint16(rp.drawValue(int(seq), first, 0, 65535))
 			}
-			plen := q.plen
-			if req != nil {
-				plen = req.plen // the session's length
-			}
-			r = &pkt{row: -1, dir: 0, typ: 8, roh: q.roh&0xffff0000 | uint32(seq), plen: plen, df: true}
+			r = &pkt{row: -1, dir: 0, typ: 8, roh: q.roh&0xffff0000 | uint32(seq), plen: q.plen, df: true}
 			req = r
 			reqs[seq] = r
 			out = append(out, r)
