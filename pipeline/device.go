@@ -15,6 +15,15 @@ const (
 	CUDA = "cuda"
 )
 
+// CheckDevice says what is wrong with a device name ("" is CPU).
+func CheckDevice(device string) error {
+	switch device {
+	case "", CPU, CUDA:
+		return nil
+	}
+	return fmt.Errorf("device %q: want %s or %s", device, CPU, CUDA)
+}
+
 // denoiser evaluates a predictor for the sampler, compiled once per batch
 // size: a unet.Generator (CPU) or a deviceGen.
 type denoiser interface {
@@ -24,6 +33,9 @@ type denoiser interface {
 
 // newDenoiser returns the denoiser of device ("" is CPU).
 func newDenoiser(p unet.Predictor, device string) (denoiser, error) {
+	if err := CheckDevice(device); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	switch device {
 	case "", CPU:
 		return unet.NewGenerator(p), nil
@@ -38,7 +50,7 @@ func newDenoiser(p unet.Predictor, device string) (denoiser, error) {
 		}
 		return &deviceGen{pred: pp, dev: d, progs: map[int]*deviceProgram{}}, nil
 	}
-	return nil, fmt.Errorf("pipeline: device %q: want %s or %s", device, CPU, CUDA)
+	panic("unreachable: CheckDevice passed " + device)
 }
 
 // deviceGen runs a predictor's program on a GPU, one program per batch

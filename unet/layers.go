@@ -439,20 +439,11 @@ func (u *UNet) KeepLegacyTaps() []string {
 		if rep == [3]int{0, 1, 2} {
 			return
 		}
-		block := in * c.Out
 		switch d := c.W.Value.Data().(type) {
 		case []float32:
-			for k, r := range rep {
-				if r != k {
-					copy(d[k*block:(k+1)*block], d[r*block:(r+1)*block])
-				}
-			}
+			copyTaps(d, rep, in*c.Out)
 		case []float64:
-			for k, r := range rep {
-				if r != k {
-					copy(d[k*block:(k+1)*block], d[r*block:(r+1)*block])
-				}
-			}
+			copyTaps(d, rep, in*c.Out)
 		}
 		changed = append(changed, c.Name)
 	}
@@ -470,4 +461,14 @@ func (u *UNet) KeepLegacyTaps() []string {
 		}
 	}
 	return changed
+}
+
+// copyTaps makes each tap's block of a convolution weight (blocks of
+// block values) the block rep says it reads.
+func copyTaps[T float32 | float64](d []T, rep [3]int, block int) {
+	for k, r := range rep {
+		if r != k {
+			copy(d[k*block:(k+1)*block], d[r*block:(r+1)*block])
+		}
+	}
 }

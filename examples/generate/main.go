@@ -248,8 +248,8 @@ func (o *options) check() error {
 			return err
 		}
 	}
-	if o.device != pipeline.CPU && o.device != pipeline.CUDA {
-		return cli.Usagef("-device %q: want cpu or cuda", o.device)
+	if err := pipeline.CheckDevice(o.device); err != nil {
+		return cli.Usagef("-%w", err)
 	}
 	if o.pngScale > t2t.MaxRowScale {
 		return cli.Usagef("-png-scale %d: want 1 to %d", o.pngScale, t2t.MaxRowScale)

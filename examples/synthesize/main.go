@@ -89,8 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cli.Finite("-guidance", *guidance); err != nil {
 		return &cli.UsageError{Err: err}
 	}
-	if *device != pipeline.CPU && *device != pipeline.CUDA {
-		return cli.Usagef("-device %q: want cpu or cuda", *device)
+	if err := pipeline.CheckDevice(*device); err != nil {
+		return cli.Usagef("-%w", err)
 	}
 	if err := cli.Positive("-n", *n); err != nil {
 		return err

@@ -244,8 +244,8 @@ func (o *options) check() error {
 	default:
 		return cli.Usagef("-payload %q: want snap, zeros or random", o.payload)
 	}
-	if o.device != pipeline.CPU && o.device != pipeline.CUDA {
-		return cli.Usagef("-device %q: want cpu or cuda", o.device)
+	if err := pipeline.CheckDevice(o.device); err != nil {
+		return cli.Usagef("-%w", err)
 	}
 	if err := cli.Model(o.model); err != nil {
 		return err

@@ -125,6 +125,9 @@ type Program struct {
 	slot []int          // buffer -> memory slot
 	mem  []cu.DevicePtr // slot -> device memory
 	w    []cu.DevicePtr // parameter -> device copy
+	// vocab is the rows of the token table (0: the program embeds no
+	// tokens), for checking ids before the embed kernel trusts them
+	vocab int
 }
 
 // Load uploads a program's weights (once per weight and device) and
@@ -134,6 +137,12 @@ func (d *Device) Load(p *prog.Program) (*Program, error) {
 		return nil, err
 	}
 	lp := &Program{d: d, p: p}
+	for _, o := range p.Ops {
+		if o.Kind == prog.Embed {
+			lp.vocab = len(p.Params[o.W].Data) / o.Out
+			break
+		}
+	}
 	err := d.do(func() error {
 		for _, t := range p.Params {
 			k := weightKey{t.Name, unsafe.SliceData(t.Data), len(t.Data)}
@@ -340,25 +349,15 @@ func (lp *Program) setInputs(in [][]float32) error {
 			return fmt.Errorf("cuda: input buffer %d: %w", b, err)
 		}
 	}
-	if p.Tokens != prog.None {
+	if p.Tokens != prog.None && lp.vocab > 0 {
 		// the embed kernel trusts its ids: check them here
-		v := len(p.Params[p.Ops[lp.embedOp()].W].Data) / p.Ops[lp.embedOp()].Out
 		for _, id := range in[p.Tokens] {
-			if id < 0 || int(id) >= v || float32(int(id)) != id {
-				return fmt.Errorf("cuda: token id %v outside the table of %d", id, v)
+			if id < 0 || int(id) >= lp.vocab || float32(int(id)) != id {
+				return fmt.Errorf("cuda: token id %v outside the table of %d", id, lp.vocab)
 			}
 		}
 	}
 	return nil
-}
-
-func (lp *Program) embedOp() int {
-	for k, o := range lp.p.Ops {
-		if o.Kind == prog.Embed {
-			return k
-		}
-	}
-	return 0
 }
 
 func (lp *Program) forward(each func(k int) error) error {
