@@ -52,6 +52,8 @@ type Report struct {
 	Memorisation  *Memorisation  `json:"memorisation,omitempty"`
 	// Lengths compares packets per flow and how TCP flows end.
 	Lengths []ClassLengths `json:"lengths,omitempty"`
+	// Kinds compares fields within each class and kind of flow.
+	Kinds *KindFidelity `json:"kinds,omitempty"`
 }
 
 // Evaluate runs every part of the evaluation: service recognition,
@@ -91,6 +93,7 @@ func Evaluate(real, synthetic *pcapio.Dataset, cfg Config) (*Report, error) {
 		}
 		rep.Diversity = Diversify(against, synthetic.Flows, cfg.Measures)
 		rep.Lengths = Lengths(real.Flows, synthetic.Flows)
+		rep.Kinds = CompareKinds(real.Flows, synthetic.Flows)
 		if cfg.Train != nil {
 			if rep.Memorisation, err = Memorise(cfg.Train.Flows, real.Flows, synthetic.Flows, cfg.Measures); err != nil {
 				return nil, err
@@ -342,6 +345,9 @@ func (r *Report) writeMeasures(p func(format string, args ...any)) {
 			p("| %s | %d / %d | %.0f / %.0f | %.0f / %.0f | %d / %d | %.3f | %s / %s |\n", c.Class, c.Real.Flows, c.Synthetic.Flows,
 				c.Real.Median, c.Synthetic.Median, c.Real.P90, c.Synthetic.P90, c.Real.Max, c.Synthetic.Max, c.KS, share(c.Real.Ended), share(c.Synthetic.Ended))
 		}
+	}
+	if r.Kinds != nil {
+		r.Kinds.write(p)
 	}
 	if m := r.Memorisation; m != nil {
 		p("\n## Memorisation (distance to the closest training flow)\n\n")

@@ -76,8 +76,10 @@ type Output struct {
 	// Prompts is the prompt each matrix was sampled with (the prompt and
 	// its transport word, see Options.Transport).
 	Prompts []string
-	// Controls are the structure maps drawn from a ControlNet's templates
-	// that steered each matrix (nil when no templates were used).
+	// Controls are the structure maps drawn from a ControlNet's or the
+	// model's templates that steered each matrix, one per matrix (nil
+	// entries for flows drawn without a template; all nil, or a nil
+	// slice, when no templates were used).
 	Controls []*controlnet.Control
 	// Ends says, for each matrix, whether it holds its flow's end: its
 	// template's flow ends within the template and within MaxPackets, so
@@ -251,10 +253,20 @@ func (out *Output) sample(ctx context.Context, p unet.Predictor, m *unet.Model, 
 		out.Ends = append(out.Ends, ends...)
 		done += steps(g.n, opt)
 		out.Matrices = append(out.Matrices, ms...)
-		out.Controls = append(out.Controls, ctls...)
+		// one control per matrix: a group drawn without templates (none of
+		// its transport, say) has nil controls beside flows of a group
+		// with them
+		if len(ctls) == len(ms) {
+			out.Controls = append(out.Controls, ctls...)
+		} else {
+			out.Controls = append(out.Controls, make([]*controlnet.Control, len(ms))...)
+		}
 		for range ms {
 			out.Prompts = append(out.Prompts, g.prompt)
 		}
+	}
+	if !slices.ContainsFunc(out.Controls, func(c *controlnet.Control) bool { return c != nil }) {
+		out.Controls = nil
 	}
 	return nil
 }
@@ -264,7 +276,7 @@ func (out *Output) shuffle(rng *rand.Rand) {
 	rng.Shuffle(len(out.Matrices), func(i, j int) {
 		out.Matrices[i], out.Matrices[j] = out.Matrices[j], out.Matrices[i]
 		out.Prompts[i], out.Prompts[j] = out.Prompts[j], out.Prompts[i]
-		if out.Controls != nil {
+		if len(out.Controls) == len(out.Matrices) {
 			out.Controls[i], out.Controls[j] = out.Controls[j], out.Controls[i]
 		}
 		out.Ends[i], out.Ends[j] = out.Ends[j], out.Ends[i]

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"t2t"
+	"t2t/pcapio"
 )
 
 // endpoints chooses addresses, ports and MACs and sets each packet's
@@ -20,7 +21,7 @@ import (
 // to the server port than its source port is (see directions). ICMP: bit 3 of the
 // type (set in echo request 8, clear in echo reply 0) decides.
 func (rp *repairer) endpoints(ps []*pkt) {
-	rp.addresses()
+	defer rp.addresses()
 	if rp.proto() == t2t.ProtoICMP {
 		for _, q := range ps {
 			q.dir = 1
@@ -30,10 +31,34 @@ func (rp *repairer) endpoints(ps []*pkt) {
 		}
 		return
 	}
-	genC, genS := rp.portPair(ps)
-	server := rp.serverPort(genS) // drawn before the client port
-	directions(ps, genC, genS, server)
-	rp.port = [2]uint16{rp.clientPort(genC, server), server}
+	directions(ps, rp.genC, rp.genS, rp.server)
+	if rp.oneWay() {
+		for _, q := range ps {
+			q.dir = 0
+		}
+	}
+	rp.port = [2]uint16{rp.clientPort(rp.genC, rp.server), rp.server}
+}
+
+// chooseKind finds the flow's server port (TCP, UDP) and takes its kind's
+// statistics (ClassProfile.Kind) for everything repair draws after.
+func (rp *repairer) chooseKind(ps []*pkt) {
+	rp.class = rp.cp
+	name := t2t.TransportName(rp.proto())
+	if rp.proto() != t2t.ProtoICMP {
+		rp.genC, rp.genS = rp.portPair(ps)
+		rp.server = rp.serverPort(rp.genS) // drawn before the client port
+	}
+	rp.cp = rp.cp.Kind(pcapio.KindKey(name, rp.v6, rp.server))
+}
+
+// oneWay is whether the flow goes one way only: UDP flows of a kind whose
+// real flows (95% of them) never had an answer, such as those to a
+// broadcast or multicast address (answers come from another address, so
+// another flow).
+func (rp *repairer) oneWay() bool {
+	cp := rp.cp
+	return rp.proto() == t2t.ProtoUDP && cp != nil && cp.Flows > 0 && cp.OneWay*100 >= 95*cp.Flows
 }
 
 // addresses sets the addresses and MACs: those of Options, else private
@@ -64,12 +89,67 @@ func (rp *repairer) addresses() {
 		rp.mac[d][5] = byte(idx)
 		rp.mac[d][1] = byte(2 - d)
 	}
+	if !o.Client.IsValid() || !o.Server.IsValid() {
+		rp.specialAddrs()
+	}
 	if o.ClientMAC != ([6]byte{}) {
 		rp.mac[0] = o.ClientMAC
 	}
 	if o.ServerMAC != ([6]byte{}) {
 		rp.mac[1] = o.ServerMAC
 	}
+}
+
+// specialAddrs keeps the broadcast or multicast responder and the
+// unspecified source of the flow's kind when most of its real flows have
+// them (a DHCP discover goes from 0.0.0.0 to 255.255.255.255, mDNS to
+// 224.0.0.251), with the Ethernet destination such an address maps to.
+func (rp *repairer) specialAddrs() {
+	cp := rp.cp
+	if cp == nil || cp.Flows == 0 {
+		return
+	}
+	var dests []Count
+	var addrs []netip.Addr
+	n := 0
+	for _, a := range cp.Dests {
+		ip, err := netip.ParseAddr(a.Addr)
+		if err != nil || ip.Is6() != rp.v6 {
+			continue
+		}
+		dests = append(dests, Count{len(addrs), a.N})
+		addrs = append(addrs, ip)
+		n += a.N
+	}
+	if n > 0 && 2*n >= cp.Flows {
+		if i, ok := pick(dests, rp.rng); ok {
+			rp.addr[1] = addrs[i]
+			rp.mac[1] = groupMAC(addrs[i], rp.mac[1])
+		}
+	}
+	if cp.UnspecSrc > 0 && 2*cp.UnspecSrc >= cp.Flows {
+		if rp.v6 {
+			rp.addr[0] = netip.IPv6Unspecified()
+		} else {
+			rp.addr[0] = netip.IPv4Unspecified()
+		}
+	}
+}
+
+// groupMAC is the Ethernet address a broadcast or multicast IP address
+// is sent to (RFC 1112, RFC 2464), else mac.
+func groupMAC(a netip.Addr, mac [6]byte) [6]byte {
+	switch {
+	case a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	case a.Is4() && a.IsMulticast():
+		b := a.As4()
+		return [6]byte{0x01, 0x00, 0x5e, b[1] & 0x7f, b[2], b[3]}
+	case a.Is6() && a.IsMulticast():
+		b := a.As16()
+		return [6]byte{0x33, 0x33, b[12], b[13], b[14], b[15]}
+	}
+	return mac
 }
 
 // portPair returns the generated client and server ports: the two most
@@ -183,6 +263,14 @@ func (rp *repairer) clientPort(genC, server uint16) uint16 {
 		return rp.opts.ClientPort
 	}
 	cp := rp.cp
+	if fixed, share := cp.fixedClientPorts(); share >= 0.5 {
+		if contains(fixed, int(genC)) && genC != server {
+			return genC
+		}
+		if v, ok := pick(fixed, rp.rng); ok && rp.rng.Float64() < share {
+			return uint16(v)
+		}
+	}
 	lo, hi := 32768, 60999
 	if cp != nil && cp.ClientPortMax > 0 {
 		lo, hi = cp.ClientPortMin, cp.ClientPortMax

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 
 	"t2t"
+	"t2t/pcapio"
 )
 
 // hdrLen is the IP and transport header length of q with its options.
@@ -143,10 +144,16 @@ func (rp *repairer) dirIP(ps []*pkt, d int) dirIP {
 func (rp *repairer) setIP(ps []*pkt, d int, di dirIP) {
 	seen := map[uint16]bool{}
 	var last uint16
+	habit := -1
+	if !rp.v6 {
+		habit = rp.idHabit(ps, d)
+	}
+	k := 0 // packets of the direction so far
 	for i, q := range ps {
 		if q.dir != d {
 			continue
 		}
+		k++
 		keepTTL := q.row >= 0 && (len(di.prof) > 0 && contains(di.prof, int(q.ttl)) || len(di.prof) == 0 && int(q.ttl) == di.ttl)
 		if !keepTTL {
 			q.ttl = uint8(di.ttl)
@@ -170,7 +177,12 @@ func (rp *repairer) setIP(ps []*pkt, d int, di dirIP) {
 			q.fl = uint32(di.fl) & 0xfffff
 			continue
 		}
-		if q.row < 0 {
+		switch {
+		case habit == pcapio.IDCounter && k > 1 && (q.row < 0 || q.id-last == 0 || q.id-last > pcapio.MaxIDStep):
+			q.id = last + 1 // the kind's stacks count their IDs up
+		case habit == pcapio.IDZero && q.df && q.id != 0:
+			q.id = 0
+		case q.row < 0:
 			q.id = last + 1
 			if q.df {
 				q.id = 0
@@ -184,4 +196,20 @@ func (rp *repairer) setIP(ps []*pkt, d int, di dirIP) {
 		seen[q.id] = true
 		last = q.id
 	}
+}
+
+// idHabit is the IP ID habit repair gives direction d: none (-1) when the
+// rows' own IDs follow a habit the flow's kind has (minimal change), else
+// the habit most of the kind's flows have (ClassProfile.IPID).
+func (rp *repairer) idHabit(ps []*pkt, d int) int {
+	var ids []uint16
+	for _, q := range ps {
+		if q.dir == d && q.row >= 0 {
+			ids = append(ids, q.id)
+		}
+	}
+	if g := pcapio.IDHabit(ids); g >= 0 && rp.cp != nil && rp.cp.IPID[d][g] > 0 {
+		return -1
+	}
+	return rp.cp.idHabit(d)
 }

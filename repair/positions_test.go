@@ -87,10 +87,11 @@ func TestPositions(t *testing.T) {
 	}
 }
 
-// stripped is cp without its positions, steps, lengths and windows.
+// stripped is cp without its positions, steps, lengths and windows (its
+// kinds' too).
 func stripped(cp *ClassProfile) *ClassProfile {
 	c := *cp
-	c.Positions, c.IPLens, c.Windows, c.Steps = nil, nil, [2][]Count{}, nil
+	c.Positions, c.IPLens, c.Windows, c.Steps, c.Kinds = nil, nil, [2][]Count{}, nil, nil
 	return &c
 }
 

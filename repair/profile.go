@@ -123,6 +123,27 @@ type ClassProfile struct {
 	// and payload (0 none, 1 some) without [0] and with [1] the PSH flag,
 	// for the packets no step describes.
 	PSH [2][2][2]int `json:"psh"`
+
+	// Kinds holds the same statistics learned from each kind of the
+	// class's flows alone (see KindKey and kind.go), nil when the class
+	// has one kind; repair draws a flow's values from its kind's.
+	Kinds map[string]*ClassProfile `json:"kinds,omitempty"`
+	// ClientPorts counts the source port of each TCP/UDP flow's first
+	// packet (the most frequent MaxCounts): fixed-port protocols (DHCP
+	// 68, NTP 123, mDNS 5353) keep theirs.
+	ClientPorts []Count `json:"client_ports,omitempty"`
+	// Dests counts the responder addresses of flows that go to a
+	// broadcast or multicast address; UnspecSrc the flows sent from the
+	// unspecified address (a DHCP client's 0.0.0.0). Repair keeps them:
+	// every other address is made private.
+	Dests     []AddrCount `json:"dests,omitempty"`
+	UnspecSrc int         `json:"unspec_src,omitempty"`
+	// OneWay counts the flows with no packet from the responder.
+	OneWay int `json:"one_way,omitempty"`
+	// IPID counts, per direction, the flows whose IPv4 IDs (two packets
+	// or more) count up (pcapio.IDCounter), are all zero (pcapio.IDZero) or neither
+	// (pcapio.IDRandom).
+	IPID [2][pcapio.IDHabits]int `json:"ip_id"`
 }
 
 // EndPackets is how many of a TCP flow's last packets an Ending may span.
@@ -192,7 +213,9 @@ func BuildProfile(flows map[string][]*pcapio.Flow) *Profile {
 		for _, f := range fl {
 			b.flow(f)
 		}
-		p.Classes[class] = b.profile()
+		cp := b.profile()
+		cp.Kinds = buildKinds(fl)
+		p.Classes[class] = cp
 	}
 	return p
 }
@@ -216,12 +239,16 @@ type classBuilder struct {
 	// the flow's last data packet so far (direction -1: none) and its
 	// last packet (Step.Last)
 	prevDir, prevLen, last int
+	clientPorts            counter
+	dests                  addrCounter
+	ids                    [2][]uint16 // the flow's IPv4 IDs per direction
 }
 
 func newClassBuilder() *classBuilder {
 	b := &classBuilder{cp: &ClassProfile{Transport: map[string]int{}}, ports: counter{},
 		ttl: [2]counter{{}, {}}, win: [2]counter{{}, {}}, tos: [2]counter{{}, {}}, icmp: counter{}, lens: counter{}, echoFirst: counter{}, echoSteps: counter{},
-		syn: map[string]int{}, synack: map[string]int{}, endings: map[string]*Ending{}, steps: stepCounter{}}
+		syn: map[string]int{}, synack: map[string]int{}, endings: map[string]*Ending{}, steps: stepCounter{},
+		clientPorts: counter{}, dests: addrCounter{}}
 	for k := range b.cp.IAT {
 		b.cp.IAT[k] = make([]int, IATBins)
 	}
@@ -249,6 +276,7 @@ func (b *classBuilder) flow(f *pcapio.Flow) {
 			dst = f.Key.B
 		}
 		b.ports[int(dst.Port())]++
+		b.clientPorts[sp]++
 		if cp.ClientPortMin == 0 || sp < cp.ClientPortMin {
 			cp.ClientPortMin = sp
 		}
@@ -257,18 +285,36 @@ func (b *classBuilder) flow(f *pcapio.Flow) {
 	if f.Key.Proto == t2t.ProtoTCP {
 		b.ending(f)
 	}
+	if dst := f.Dst().Addr(); special(dst) {
+		b.dests[dst.Unmap()]++
+	}
+	if f.Src.Addr().IsUnspecified() || f.Src.Addr().Unmap().IsUnspecified() {
+		cp.UnspecSrc++
+	}
 	b.prevDir, b.prevLen, b.last = -1, 0, -1
 	b.echoLast = -1
+	b.ids = [2][]uint16{b.ids[0][:0], b.ids[1][:0]}
+	back := false
 	for i, pk := range f.Packets {
 		d := 1
 		if f.Forward(i) {
 			d = 0
+		} else {
+			back = true
 		}
 		if i > 0 {
 			gap := pk.Time.Sub(f.Packets[i-1].Time).Microseconds()
 			cp.IAT[iatBucket(i)][iatBin(gap)]++
 		}
 		b.packet(i, d, pk)
+	}
+	if !back {
+		cp.OneWay++
+	}
+	for d := 0; d < 2; d++ {
+		if h := pcapio.IDHabit(b.ids[d]); h >= 0 {
+			cp.IPID[d][h]++
+		}
 	}
 }
 
@@ -281,6 +327,9 @@ func (b *classBuilder) packet(i, d int, pk pcapio.Packet) {
 	}
 	b.ttl[d][int(info.TTL)]++
 	b.tos[d][int(info.TOS)]++
+	if id, ok := ipv4ID(pk.Data, info); ok {
+		b.ids[d] = append(b.ids[d], id)
+	}
 	if i < PositionPackets {
 		if b.posTOS[i][d] == nil {
 			b.posTOS[i][d] = counter{}
@@ -437,6 +486,8 @@ func (b *classBuilder) after(d, plen int) {
 func (b *classBuilder) profile() *ClassProfile {
 	cp := b.cp
 	cp.ServerPorts = b.ports.list()
+	cp.ClientPorts = b.clientPorts.list()
+	cp.Dests = b.dests.list()
 	for d := 0; d < 2; d++ {
 		cp.TTL[d] = b.ttl[d].list()
 		cp.TOS[d] = b.tos[d].list()
@@ -546,6 +597,12 @@ func (p *Profile) Validate() error {
 			return err
 		}
 		if err := c.validateShapes(bad); err != nil {
+			return err
+		}
+		if err := c.validateAddrs(bad); err != nil {
+			return err
+		}
+		if err := c.validateKinds(bad); err != nil {
 			return err
 		}
 	}

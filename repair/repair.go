@@ -161,6 +161,7 @@ func Flow(m *t2t.Matrix, class string, p *Profile, opts Options, rng *rand.Rand)
 		return nil, ErrEmpty
 	}
 	rp := &repairer{m: m, cp: cp, opts: opts, rng: rng, lg: &lg, v6: v6, tr: tr, mtu: flowMTU(opts, cp)}
+	rp.chooseKind(ps)
 	rp.lengths(ps)
 
 	// 2. Endpoints and directions.
@@ -248,17 +249,21 @@ func (rp *repairer) result(ps []*pkt) (*Result, error) {
 
 // repairer holds the state of one repair.
 type repairer struct {
-	m    *t2t.Matrix
-	cp   *ClassProfile
-	opts Options
-	rng  *rand.Rand
-	lg   *Log
-	v6   bool
-	tr   int
-	mtu  int
-	addr [2]netip.Addr // client, server
-	port [2]uint16
-	mac  [2][6]byte
+	m  *t2t.Matrix
+	cp *ClassProfile // the statistics of the flow's kind (chooseKind)
+	// class is the class's statistics, of every kind of its flows
+	class *ClassProfile
+	// generated client and server ports, and the server port chosen
+	genC, genS, server uint16
+	opts               Options
+	rng                *rand.Rand
+	lg                 *Log
+	v6                 bool
+	tr                 int
+	mtu                int
+	addr               [2]netip.Addr // client, server
+	port               [2]uint16
+	mac                [2][6]byte
 }
 
 func (rp *repairer) proto() uint8 { return transProto[rp.tr] }

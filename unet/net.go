@@ -47,14 +47,77 @@ type Net struct {
 	x, t, tk *tensor.Dense
 	tgt      *tensor.Dense
 	ctl      *tensor.Dense // control image, for a Controlled predictor
+	train    []*G.Node     // the nodes of the parameters trained
 }
 
 // Compile builds p for batches of b samples; withLoss adds the training
 // loss and its gradients.
+//
+// gorgonia identifies nodes by a 32-bit hash of their op, shape and
+// children (names for inputs): its compiler's common-subexpression pass
+// merges any two nodes whose hashes agree, and graph construction merges a
+// new node into an existing one of the same op and shape whose hash agrees
+// without comparing their inputs. A collision among the thousands of nodes
+// of a UNet (about one graph in a few hundred) makes a wrong program: a
+// Small model with 128 prompt rows failed at batch 16 with "Div failed:
+// Shape mismatch" because a SizeOf node shared a register with a weight.
+// Compile therefore builds the graph under two salts of its node names and
+// keeps it only when neither holds two nodes of one hash and both hold as
+// many nodes (a merge at construction loses one); otherwise it tries the
+// next pair of salts.
 func Compile(p Predictor, b int, withLoss bool) (*Net, error) {
+	prev, err := buildNet(p, b, withLoss, 0)
+	if err != nil {
+		return nil, err
+	}
+	for salt := 1; salt <= maxSalts; salt++ {
+		cur, err := buildNet(p, b, withLoss, salt)
+		if err != nil {
+			return nil, err
+		}
+		if prev.clean && cur.clean && prev.count == cur.count {
+			return prev.net.machine(withLoss)
+		}
+		if cur.clean && (!prev.clean || cur.count > prev.count) {
+			prev = cur
+		}
+	}
+	return nil, fmt.Errorf("unet: every one of %d builds of the graph (batch %d) holds nodes whose gorgonia hashes collide", maxSalts+1, b)
+}
+
+// maxSalts bounds the rebuilds Compile tries after the first.
+const maxSalts = 16
+
+// built is one build of a graph, before it is compiled.
+type built struct {
+	net   *Net
+	count int  // nodes in the graph
+	clean bool // no two nodes share a hash
+}
+
+// HashCollisions lists the pairs of distinct nodes of g whose gorgonia
+// hashes agree (gorgonia's compiler would merge each pair into one).
+func HashCollisions(g *G.ExprGraph) [][2]*G.Node {
+	seen := map[uint32]*G.Node{}
+	var out [][2]*G.Node
+	for _, n := range g.AllNodes() {
+		h := n.Hashcode()
+		if o, ok := seen[h]; ok && o != n {
+			out = append(out, [2]*G.Node{o, n})
+			continue
+		}
+		seen[h] = n
+	}
+	return out
+}
+
+func buildNet(p Predictor, b int, withLoss bool, salt int) (built, error) {
 	u := p.Base()
 	c := u.Config
 	g := NewGraph(u.Params)
+	if salt > 0 {
+		g.salt = fmt.Sprintf("~%d", salt)
+	}
 	n := &Net{B: b, Graph: g, pred: p}
 	n.In = u.NewInputs(g, b)
 	dt := u.Params.Dtype
@@ -78,30 +141,37 @@ func Compile(p Predictor, b int, withLoss bool) (*Net, error) {
 		}
 	}()
 	if err != nil {
-		return nil, err
+		return built{}, err
 	}
 	n.x = tensor.New(tensor.Of(dt), tensor.WithShape(b, c.Rows, 3*c.Cols))
 	n.t = tensor.New(tensor.Of(dt), tensor.WithShape(b, c.TimeDim))
 	n.tk = tensor.New(tensor.Of(dt), tensor.WithShape(b*c.MaxTokens, c.VocabCap))
 	if withLoss {
 		n.tgt = tensor.New(tensor.Of(dt), tensor.WithShape(b, c.Rows, 3*c.Cols))
-		_, nodes := g.Bound()
 		var train []*G.Node
-		ps, _ := g.Bound()
+		ps, nodes := g.Bound()
 		for i, p := range ps {
 			if !p.Frozen {
 				train = append(train, nodes[i])
 			}
 		}
 		if len(train) == 0 {
-			return nil, fmt.Errorf("unet: nothing to train: every parameter is frozen")
+			return built{}, fmt.Errorf("unet: nothing to train: every parameter is frozen")
 		}
 		if _, err := G.Grad(n.Loss, train...); err != nil {
-			return nil, fmt.Errorf("unet: gradients: %w", err)
+			return built{}, fmt.Errorf("unet: gradients: %w", err)
 		}
-		n.vm = G.NewTapeMachine(g.G, G.BindDualValues(train...))
+		n.train = train
+	}
+	return built{net: n, count: len(g.G.AllNodes()), clean: len(HashCollisions(g.G)) == 0}, nil
+}
+
+// machine makes the tape machine of a built net.
+func (n *Net) machine(withLoss bool) (*Net, error) {
+	if withLoss {
+		n.vm = G.NewTapeMachine(n.Graph.G, G.BindDualValues(n.train...))
 	} else {
-		n.vm = G.NewTapeMachine(g.G)
+		n.vm = G.NewTapeMachine(n.Graph.G)
 	}
 	return n, nil
 }

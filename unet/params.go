@@ -148,6 +148,10 @@ type Graph struct {
 	Params *Params
 	nodes  map[string]*G.Node
 	order  []*Param
+	// salt is appended to the name of every input and parameter node (not
+	// to the parameters themselves): a graph whose node hashes collide is
+	// built again with another salt (see Compile).
+	salt string
 }
 
 // NewGraph returns a graph over ps.
@@ -163,11 +167,11 @@ func (g *Graph) Node(p *Param) *G.Node {
 	s := p.Value.Shape()
 	var n *G.Node
 	if len(s) == 1 {
-		n = G.NewVector(g.G, p.Value.Dtype(), G.WithShape(s...), G.WithName(p.Name), G.WithValue(p.Value))
+		n = G.NewVector(g.G, p.Value.Dtype(), G.WithShape(s...), G.WithName(p.Name+g.salt), G.WithValue(p.Value))
 	} else if len(s) == 2 {
-		n = G.NewMatrix(g.G, p.Value.Dtype(), G.WithShape(s...), G.WithName(p.Name), G.WithValue(p.Value))
+		n = G.NewMatrix(g.G, p.Value.Dtype(), G.WithShape(s...), G.WithName(p.Name+g.salt), G.WithValue(p.Value))
 	} else {
-		n = G.NewTensor(g.G, p.Value.Dtype(), len(s), G.WithShape(s...), G.WithName(p.Name), G.WithValue(p.Value))
+		n = G.NewTensor(g.G, p.Value.Dtype(), len(s), G.WithShape(s...), G.WithName(p.Name+g.salt), G.WithValue(p.Value))
 	}
 	g.nodes[p.Name] = n
 	g.order = append(g.order, p)
@@ -186,6 +190,7 @@ func (g *Graph) Bound() ([]*Param, []*G.Node) {
 
 // Input makes a named input node of the given shape.
 func (g *Graph) Input(name string, shape ...int) *G.Node {
+	name += g.salt
 	switch len(shape) {
 	case 1:
 		return G.NewVector(g.G, g.Params.Dtype, G.WithShape(shape...), G.WithName(name))
@@ -208,7 +213,7 @@ func (g *Graph) Const(name string, shape []int, vals []float64) *G.Node {
 		}
 		v = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
 	}
-	return G.NewTensor(g.G, g.Params.Dtype, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(v))
+	return G.NewTensor(g.G, g.Params.Dtype, len(shape), G.WithShape(shape...), G.WithName(name+g.salt), G.WithValue(v))
 }
 
 // Scalar is a constant scalar of the graph's dtype.
