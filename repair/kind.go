@@ -231,7 +231,7 @@ func (c *ClassProfile) fixedClientPorts() ([]Count, float64) {
 	return out, float64(n) / float64(c.Flows)
 }
 
-// idHabit is the IP ID habit of direction d that at least 60% of the
+// idHabit is the IP ID habit of direction d that at least 90% of the
 // kind's flows share (-1: none).
 func (c *ClassProfile) idHabit(d int) int {
 	if c == nil {
@@ -244,7 +244,7 @@ func (c *ClassProfile) idHabit(d int) int {
 			best, bestN = h, k
 		}
 	}
-	if n == 0 || bestN*10 < 6*n {
+	if n == 0 || bestN*10 < 9*n {
 		return -1
 	}
 	return best
