@@ -344,7 +344,9 @@ func (b *classBuilder) packet(i, d int, pk pcapio.Packet) {
 		b.cp.DF[d][df]++
 	}
 	b.cp.MaxIPLen = max(b.cp.MaxIPLen, info.IPLen)
-	b.lens[info.IPLen]++
+	if info.IPLen >= 20 { // a capture of TCP segmentation offload says 0
+		b.lens[info.IPLen]++
+	}
 	if info.TransOff < 0 {
 		return
 	}
