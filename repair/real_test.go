@@ -1,7 +1,6 @@
 package repair
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
@@ -77,15 +76,11 @@ func TestRealRepairChanges(t *testing.T) {
 				pk = append(pk, res.Packets...)
 			}
 			sort.SliceStable(pk, func(i, j int) bool { return pk[i].Time.Before(pk[j].Time) })
-			var buf bytes.Buffer
-			if err := writeAll(&buf, pk); err != nil {
+			path := filepath.Join(t.TempDir(), class+".pcap")
+			if err := pcapio.WriteFile(path, t2t.LinkEthernet, pk, pcapio.WriterOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			r, err := pcapio.NewReader(&buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if repaired[class], _, err = pcapio.Assemble(r, opts); err != nil {
+			if repaired[class], _, err = pcapio.AssembleFile(path, opts); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -107,17 +102,4 @@ func TestRealRepairChanges(t *testing.T) {
 			}
 		}
 	}
-}
-
-func writeAll(w *bytes.Buffer, ps []pcapio.Packet) error {
-	pw, err := pcapio.NewWriter(w, t2t.LinkEthernet, pcapio.WriterOptions{})
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		if err := pw.Write(p); err != nil {
-			return err
-		}
-	}
-	return pw.Flush()
 }
